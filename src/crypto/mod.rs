@@ -1,0 +1,10 @@
+//! Cryptography: stream-cipher engines, key derivation, raw RSA blocks, and STS link keying.
+
+pub mod cipher;
+pub mod keys;
+pub mod rsa_block;
+
+pub use cipher::{CipherCode, Engine};
+pub use keys::{KeySet, KEY_LEN};
+pub use rsa_block::{KeyError, RSA_BLOCK_LEN};
+pub use rsa::{RsaPrivateKey, RsaPublicKey};

@@ -1,0 +1,7 @@
+//! ork: onion routing after Reed, Syverson and Goldschlag, *Anonymous Connections and Onion
+//! Routing* (1998). The library is a sans-IO core (wire formats, crypto, onions, router and
+//! client state machines); `net` is the only module that touches sockets.
+
+pub mod crypto;
+pub mod onion;
+pub mod wire;
