@@ -3,5 +3,6 @@
 //! client state machines); `net` is the only module that touches sockets.
 
 pub mod crypto;
+pub mod link;
 pub mod onion;
 pub mod wire;

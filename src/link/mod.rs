@@ -1,0 +1,6 @@
+//! Links between routers (SPEC §1, §3), sans-IO: STS keying in Oakley group 2 with RSA
+//! signatures, then link encryption of cells with one DES-OFB keystream per direction.
+
+pub mod dh;
+
+pub use dh::{BadPublicValue, DH_LEN};
