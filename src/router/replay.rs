@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-/// Bytes of a key seed.
-pub const SEED_LEN: usize = 16;
+use crate::wire::layer::SEED_LEN;
+
 /// Bytes of a record in the replay file.
 pub const RECORD_LEN: usize = SEED_LEN + 4;
 /// Name of the replay file in the state directory.
