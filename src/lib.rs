@@ -2,7 +2,9 @@
 //! Routing* (1998). The library is a sans-IO core (wire formats, crypto, onions, router and
 //! client state machines); `net` is the only module that touches sockets.
 
+pub mod config;
 pub mod crypto;
 pub mod link;
 pub mod onion;
+pub mod router;
 pub mod wire;

@@ -1,0 +1,222 @@
+//! The mixer of SPEC §6: a batch of cells leaves in a uniformly random interleaving of the
+//! per-connection queues, so the order of departure says nothing about the order of arrival
+//! beyond what each connection's own order must keep.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+
+use rand::seq::SliceRandom;
+use rand::{CryptoRng, RngCore};
+
+/// Items queued per key (a connection, or a link and ACI), emitted in mixed batches.
+///
+/// Keys are kept in first-arrival order and the interleaving is drawn only from the caller's
+/// CSPRNG; the hash map is used for look-up, never iterated, so its order cannot leak.
+/// Queues, the order buffer and the key map keep their capacity between batches: once warmed
+/// up, `push` and `drain` do not allocate.
+pub struct Mixer<K: Copy + Eq + Hash, T> {
+    /// Key → slot in `keys`/`queues`, for the keys of the current batch.
+    slots: HashMap<K, usize>,
+    /// The current batch's keys, by slot.
+    keys: Vec<K>,
+    /// Queues by slot; those past `keys.len()` are empty and kept for reuse.
+    queues: Vec<VecDeque<T>>,
+    /// Scratch: each slot repeated by its queue length, then shuffled.
+    order: Vec<usize>,
+    len: usize,
+}
+
+impl<K: Copy + Eq + Hash, T> Default for Mixer<K, T> {
+    fn default() -> Self {
+        Mixer::new()
+    }
+}
+
+impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
+    pub fn new() -> Self {
+        Mixer {
+            slots: HashMap::new(),
+            keys: Vec::new(),
+            queues: Vec::new(),
+            order: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Queue `item` behind the items already queued for `key`.
+    pub fn push(&mut self, key: K, item: T) {
+        let slot = match self.slots.get(&key) {
+            Some(&slot) => slot,
+            None => {
+                let slot = self.keys.len();
+                self.keys.push(key);
+                if slot == self.queues.len() {
+                    self.queues.push(VecDeque::new());
+                }
+                self.slots.insert(key, slot);
+                slot
+            }
+        };
+        if let Some(queue) = self.queues.get_mut(slot) {
+            queue.push_back(item);
+            self.len += 1;
+        }
+    }
+
+    /// Append everything queued to `out` as a uniformly random interleaving of the per-key
+    /// queues (each key's items keep their order), and leave the mixer empty.
+    ///
+    /// Every interleaving is equally likely: shuffling the multiset in which each key appears
+    /// once per queued item (Fisher–Yates, caller's CSPRNG) gives each distinct sequence of keys
+    /// with the same probability, and taking queue fronts in that sequence keeps per-key order.
+    pub fn drain(&mut self, rng: &mut (impl RngCore + CryptoRng), out: &mut Vec<(K, T)>) {
+        self.order.clear();
+        for (slot, queue) in self.queues.iter().enumerate().take(self.keys.len()) {
+            self.order.extend(std::iter::repeat(slot).take(queue.len()));
+        }
+        self.order.shuffle(rng);
+        out.reserve(self.order.len());
+        for &slot in &self.order {
+            if let (Some(&key), Some(queue)) = (self.keys.get(slot), self.queues.get_mut(slot)) {
+                if let Some(item) = queue.pop_front() {
+                    out.push((key, item));
+                }
+            }
+        }
+        self.order.clear();
+        self.keys.clear();
+        self.slots.clear();
+        self.len = 0;
+    }
+
+    /// Items queued.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Items queued for `key`.
+    pub fn queued(&self, key: K) -> usize {
+        self.slots
+            .get(&key)
+            .and_then(|&slot| self.queues.get(slot))
+            .map_or(0, VecDeque::len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    proptest! {
+        #[test]
+        fn keeps_each_keys_order(
+            arrivals in proptest::collection::vec(0u8..8, 0..200),
+            seed in any::<u64>(),
+        ) {
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            let mut mixer = Mixer::new();
+            for (n, &key) in arrivals.iter().enumerate() {
+                mixer.push(key, n);
+            }
+            prop_assert_eq!(mixer.len(), arrivals.len());
+            let mut out = Vec::new();
+            mixer.drain(&mut rng, &mut out);
+            prop_assert!(mixer.is_empty());
+            prop_assert_eq!(out.len(), arrivals.len());
+            for key in 0u8..8 {
+                let want: Vec<usize> = (0..arrivals.len()).filter(|&n| arrivals[n] == key).collect();
+                let got: Vec<usize> = out.iter().filter(|(k, _)| *k == key).map(|&(_, n)| n).collect();
+                prop_assert_eq!(want, got);
+            }
+        }
+    }
+
+    #[test]
+    fn output_differs_from_arrival_order() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let mut mixer = Mixer::new();
+        let mut arrival = Vec::new();
+        for round in 0..5 {
+            for key in 0..20u32 {
+                mixer.push(key, round);
+                arrival.push((key, round));
+            }
+        }
+        let mut out = Vec::new();
+        mixer.drain(&mut rng, &mut out);
+        assert_eq!(out.len(), 100);
+        assert_ne!(out, arrival);
+        let mut sorted = out.clone();
+        sorted.sort();
+        arrival.sort();
+        assert_eq!(sorted, arrival);
+    }
+
+    #[test]
+    fn two_single_cells_leave_in_either_order_about_half_the_time() {
+        let mut rng = ChaCha20Rng::seed_from_u64(11);
+        let mut mixer = Mixer::new();
+        let mut out = Vec::new();
+        let mut a_first = 0;
+        for _ in 0..2000 {
+            mixer.push('a', ());
+            mixer.push('b', ());
+            out.clear();
+            mixer.drain(&mut rng, &mut out);
+            if out[0].0 == 'a' {
+                a_first += 1;
+            }
+        }
+        // Binomial(2000, 1/2): sd ≈ 22, so ±150 is about 7 sd.
+        assert!((850..1150).contains(&a_first), "a first {a_first} of 2000");
+    }
+
+    #[test]
+    fn interleavings_are_uniform() {
+        // a,a,b has three interleavings (aab, aba, baa), each with probability 1/3.
+        let mut rng = ChaCha20Rng::seed_from_u64(12);
+        let mut mixer = Mixer::new();
+        let mut out = Vec::new();
+        let mut counts = HashMap::new();
+        for _ in 0..3000 {
+            mixer.push('a', 1);
+            mixer.push('b', 0);
+            mixer.push('a', 2);
+            out.clear();
+            mixer.drain(&mut rng, &mut out);
+            let keys: String = out.iter().map(|&(k, _)| k).collect();
+            *counts.entry(keys).or_insert(0) += 1;
+        }
+        assert_eq!(counts.len(), 3, "{counts:?}");
+        assert!(
+            counts.values().all(|&c| (850..1150).contains(&c)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn reuses_buffers_between_batches() {
+        let mut rng = ChaCha20Rng::seed_from_u64(13);
+        let mut mixer = Mixer::new();
+        let mut out = Vec::with_capacity(64);
+        for _ in 0..3 {
+            for n in 0..30 {
+                mixer.push(n % 3, n);
+            }
+            assert_eq!(mixer.queued(1), 10);
+            out.clear();
+            mixer.drain(&mut rng, &mut out);
+        }
+        assert_eq!(mixer.queues.len(), 3);
+        assert!(mixer.order.capacity() >= 30 && mixer.queues.iter().all(|q| q.capacity() >= 10));
+        assert_eq!(mixer.queued(1), 0);
+        assert!(mixer.is_empty());
+    }
+}
