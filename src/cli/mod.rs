@@ -6,6 +6,7 @@ pub mod connect;
 pub mod funnel;
 pub mod http_proxy;
 pub mod keygen;
+pub mod mkonion;
 pub mod onion_proxy;
 pub mod rlogin_proxy;
 pub mod router;
@@ -40,6 +41,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Keygen(keygen::Args),
+    Mkonion(mkonion::Args),
     Router(router::Args),
     OnionProxy(onion_proxy::Args),
     Funnel(funnel::Args),
@@ -53,6 +55,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Keygen(a) => keygen::run(a),
+        Command::Mkonion(a) => mkonion::run(a),
         Command::Router(a) => router::run(a),
         Command::OnionProxy(a) => onion_proxy::run(a),
         Command::Funnel(a) => funnel::run(a),
