@@ -257,7 +257,7 @@ fn run_peel(a: PeelArgs) -> anyhow::Result<()> {
     if a.json {
         emit(format_args!("{}\n", serde_json::to_string_pretty(&rep)?))?;
     } else {
-        emit(rep.text())?;
+        emit(rep.text(&format!("outer layer of {}", a.onion.display())))?;
     }
     if expired {
         return Err(expired_error(peeled.layer.expiration));
@@ -274,7 +274,7 @@ fn run_show(a: ShowArgs) -> anyhow::Result<()> {
     if a.json {
         emit(format_args!("{}\n", serde_json::to_string_pretty(&reports)?))?;
     } else {
-        emit(reports.iter().map(LayerReport::text).collect::<String>())?;
+        emit(reports.iter().map(|r| r.text(&format!("layer {}", r.layer))).collect::<String>())?;
     }
     peeled_all?;
     match reports.iter().find(|r| r.expired) {

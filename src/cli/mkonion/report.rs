@@ -76,13 +76,12 @@ impl LayerReport {
         }
     }
 
-    /// The layer as aligned `name value` lines.
-    pub fn text(&self) -> String {
+    /// The layer as aligned `name value` lines under `heading`.
+    pub fn text(&self, heading: &str) -> String {
         let next = self.next_hop.clone().unwrap_or_else(|| "exit (0.0.0.0:0)".to_string());
         let mut s = format!(
-            "layer {}\n  version      {}\n  BackF        {} ({})\n  ForwF        {} ({})\n  next hop     {}\n  \
+            "{heading}\n  version      {}\n  BackF        {} ({})\n  ForwF        {} ({})\n  next hop     {}\n  \
              expiration   {} ({}), {}\n  key seed     {}\n  key1         {}\n  key2         {}\n  key3         {}\n",
-            self.layer,
             self.version,
             self.back_f,
             self.back_f_code,
