@@ -1,1 +1,22 @@
-fn main() {}
+//! The `ork` binary: parse the command line, set up logging, dispatch to a subcommand and map
+//! its outcome to the exit status of SPEC §14 (0 success, 1 runtime failure, 2 usage or
+//! configuration error).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // Clap itself exits with status 2 on a usage error and 0 for --help / --version.
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ork: error: {}", cli::error_line(&err));
+            ExitCode::from(cli::exit_status(&err))
+        }
+    }
+}

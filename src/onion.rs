@@ -211,8 +211,8 @@ mod tests {
                 .collect();
             let plan = OnionPlan::random(n, CipherCode::Rc4, CipherCode::DesOfb, 1000, &mut rng);
             let mut onion = build(&route, &plan).unwrap();
-            for i in 0..n {
-                let p = peel(&keys[i], &onion, 900, 3600, &mut rng).unwrap();
+            for (i, key) in keys.iter().enumerate().take(n) {
+                let p = peel(key, &onion, 900, 3600, &mut rng).unwrap();
                 assert_eq!(p.layer, plan.layer(&route, i));
                 assert_eq!(p.layer.is_exit(), i == n - 1);
                 onion = p.inner;

@@ -49,10 +49,7 @@ fn onions_build_and_peel_byte_for_byte() {
             .unwrap()
             .iter()
             .enumerate()
-            .map(|(i, a)| RouteHop {
-                addr: a.as_str().unwrap().parse::<SocketAddrV4>().unwrap(),
-                key: pubs[i].clone(),
-            })
+            .map(|(i, a)| RouteHop { addr: a.as_str().unwrap().parse::<SocketAddrV4>().unwrap(), key: pubs[i].clone() })
             .collect();
         let plan = OnionPlan {
             forw_f: code(&o["forw_f"]),

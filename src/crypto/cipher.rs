@@ -21,13 +21,8 @@ pub enum CipherCode {
 }
 
 impl CipherCode {
-    pub const ALL: [CipherCode; 5] = [
-        CipherCode::Identity,
-        CipherCode::DesOfb,
-        CipherCode::Rc4,
-        CipherCode::Aes128Ctr,
-        CipherCode::ChaCha20,
-    ];
+    pub const ALL: [CipherCode; 5] =
+        [CipherCode::Identity, CipherCode::DesOfb, CipherCode::Rc4, CipherCode::Aes128Ctr, CipherCode::ChaCha20];
 
     pub fn from_code(c: u8) -> Option<CipherCode> {
         CipherCode::ALL.into_iter().find(|x| *x as u8 == c)
@@ -87,9 +82,7 @@ impl Engine {
             CipherCode::Identity => Engine::Identity,
             CipherCode::DesOfb => Engine::des_ofb(key[..8].try_into().expect("8 of 20 bytes")),
             CipherCode::Rc4 => Engine::Rc4(Box::new(Rc4::new(key[..16].into()))),
-            CipherCode::Aes128Ctr => {
-                Engine::Aes128Ctr(Box::new(AesCtr::new(key[..16].into(), &[0u8; 16].into())))
-            }
+            CipherCode::Aes128Ctr => Engine::Aes128Ctr(Box::new(AesCtr::new(key[..16].into(), &[0u8; 16].into()))),
             CipherCode::ChaCha20 => {
                 let mut k = [0u8; 32];
                 k[..KEY_LEN].copy_from_slice(key);
@@ -174,10 +167,7 @@ mod tests {
         let mut e = Engine::new(CipherCode::Rc4, &key);
         let mut buf = [0u8; 32];
         e.apply(&mut buf);
-        assert_eq!(
-            buf.to_vec(),
-            h("9ac7cc9a609d1ef7b2932899cde41b97 5248c4959014126a6e8a84f11d1a9e1c")
-        );
+        assert_eq!(buf.to_vec(), h("9ac7cc9a609d1ef7b2932899cde41b97 5248c4959014126a6e8a84f11d1a9e1c"));
     }
 
     #[test]

@@ -6,5 +6,5 @@ pub mod rsa_block;
 
 pub use cipher::{CipherCode, Engine};
 pub use keys::{KeySet, KEY_LEN};
-pub use rsa_block::{KeyError, RSA_BLOCK_LEN};
 pub use rsa::{RsaPrivateKey, RsaPublicKey};
+pub use rsa_block::{KeyError, RSA_BLOCK_LEN};

@@ -63,8 +63,7 @@ pub fn public_key_from_pem(pem: &str, origin: &str) -> Result<RsaPublicKey, KeyE
 }
 
 fn read(path: &Path) -> Result<String, KeyError> {
-    std::fs::read_to_string(path)
-        .map_err(|source| KeyError::Read { path: path.display().to_string(), source })
+    std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.display().to_string(), source })
 }
 
 pub fn load_private_key(path: &Path) -> Result<RsaPrivateKey, KeyError> {
@@ -89,10 +88,7 @@ pub fn generate(rng: &mut (impl RngCore + CryptoRng)) -> Result<RsaPrivateKey, K
 /// The PEM texts (PKCS#8 private, SPKI public) of a key.
 pub fn to_pem(key: &RsaPrivateKey) -> Result<(zeroize::Zeroizing<String>, String), KeyError> {
     let private = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| KeyError::Rsa(e.to_string()))?;
-    let public = key
-        .to_public_key()
-        .to_public_key_pem(LineEnding::LF)
-        .map_err(|e| KeyError::Rsa(e.to_string()))?;
+    let public = key.to_public_key().to_public_key_pem(LineEnding::LF).map_err(|e| KeyError::Rsa(e.to_string()))?;
     Ok((private, public))
 }
 
@@ -126,8 +122,7 @@ pub fn decrypt_block(
     if &c >= key.n() {
         return Err(KeyError::BlockTooLarge);
     }
-    let m = rsa::hazmat::rsa_decrypt_and_check(key, Some(rng), &c)
-        .map_err(|e| KeyError::Rsa(e.to_string()))?;
+    let m = rsa::hazmat::rsa_decrypt_and_check(key, Some(rng), &c).map_err(|e| KeyError::Rsa(e.to_string()))?;
     to_block(&m)
 }
 

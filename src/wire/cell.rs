@@ -110,12 +110,7 @@ impl std::fmt::Debug for Cell {
 
 impl Cell {
     /// A cell whose payload is `data` (at most 44 bytes), the rest of the payload random.
-    pub fn with_data(
-        aci: Aci,
-        command: Command,
-        data: &[u8],
-        rng: &mut impl RngCore,
-    ) -> Result<Cell, CellError> {
+    pub fn with_data(aci: Aci, command: Command, data: &[u8], rng: &mut impl RngCore) -> Result<Cell, CellError> {
         if data.len() > PAYLOAD_LEN {
             return Err(CellError::TooLong(data.len()));
         }
@@ -199,10 +194,7 @@ mod tests {
     #[test]
     fn refuses_long_payload_and_unknown_command() {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
-        assert_eq!(
-            Cell::with_data(Aci(1), Command::Data, &[0; 45], &mut rng),
-            Err(CellError::TooLong(45))
-        );
+        assert_eq!(Cell::with_data(Aci(1), Command::Data, &[0; 45], &mut rng), Err(CellError::TooLong(45)));
         let mut b = [0u8; CELL_LEN];
         b[2] = 4;
         assert_eq!(Cell::from_bytes(&b), Err(CellError::UnknownCommand(4)));

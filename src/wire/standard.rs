@@ -45,9 +45,7 @@ impl Protocol {
     }
 
     pub fn from_name(s: &str) -> Option<Protocol> {
-        [Protocol::Rlogin, Protocol::Http, Protocol::Smtp, Protocol::Tcp]
-            .into_iter()
-            .find(|p| p.name() == s)
+        [Protocol::Rlogin, Protocol::Http, Protocol::Smtp, Protocol::Tcp].into_iter().find(|p| p.name() == s)
     }
 }
 

@@ -1,0 +1,57 @@
+# shellcheck shell=bash
+# Helpers shared by scripts/*.sh: install missing Debian packages and make sure a Rust toolchain
+# (with rustfmt and clippy) is on PATH. Source it; it defines functions only.
+
+# Run as root, or through sudo when there is one.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "error: need root (or sudo) to run: $*" >&2
+        return 1
+    fi
+}
+
+APT_UPDATED=0
+
+# ensure_packages COMMAND:PACKAGE ... — apt-get install (non-interactively) the packages whose
+# command is missing; nothing at all when every command is present. apt-get update runs once.
+ensure_packages() {
+    local pair missing=()
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    echo "==> installing with apt-get: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        as_root apt-get update -qq
+        APT_UPDATED=1
+    fi
+    as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# ensure_rust — cargo, rustfmt and clippy on PATH: ~/.cargo/env if present, else rustup (stable).
+ensure_rust() {
+    ensure_packages cc:build-essential
+    if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+        # shellcheck source=/dev/null
+        . "$HOME/.cargo/env"
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        ensure_packages curl:curl update-ca-certificates:ca-certificates
+        echo "==> installing Rust (stable) with rustup"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+            sh -s -- -y --profile minimal --default-toolchain stable --component rustfmt,clippy
+        # shellcheck source=/dev/null
+        . "$HOME/.cargo/env"
+    fi
+    if command -v rustup >/dev/null 2>&1; then
+        cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+        cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+    fi
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Run every check of the project: install what the tests need (Debian, apt-get), then rustfmt,
+# clippy, all test targets, the man pages and the benchmarks' build. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/lib.sh
+
+# What the tests run besides cargo, as COMMAND:DEBIAN-PACKAGE. Later issues add
+# curl:curl swaks:swaks python3:python3 tshark:tshark ... here.
+TEST_TOOLS=(
+    openssl:openssl # tests/cli_keygen_mkonion.rs reads the keys with openssl
+    groff:groff     # man page check below
+)
+ensure_packages "${TEST_TOOLS[@]}"
+ensure_rust
+
+step() {
+    echo "==> $*"
+    "$@"
+}
+
+step cargo fmt --all -- --check
+step cargo clippy --all-targets -- -D warnings
+step cargo test --all-targets
+
+echo "==> groff -man -ww -z man/*.1"
+warnings=$(groff -man -ww -z man/*.1 2>&1)
+if [ -n "$warnings" ]; then
+    echo "$warnings" >&2
+    echo "error: man pages have groff warnings" >&2
+    exit 1
+fi
+
+if compgen -G "benches/*.rs" >/dev/null; then
+    step cargo bench --no-run
+fi
+
+echo "==> all checks passed"
