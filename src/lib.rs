@@ -4,4 +4,5 @@
 
 pub mod crypto;
 pub mod onion;
+pub mod proxy;
 pub mod wire;
