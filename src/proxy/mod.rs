@@ -29,7 +29,10 @@
 
 mod http;
 mod relay;
+mod rlogin;
 
+#[cfg(test)]
+mod rlogin_tests;
 #[cfg(test)]
 mod testutil;
 
@@ -38,6 +41,7 @@ use std::collections::VecDeque;
 use crate::wire::standard::{StandardStructure, Status};
 
 pub use http::{HttpConfig, HttpSession, RequestError, GENERIC_USER_AGENT};
+pub use rlogin::{RloginError, RloginRequest, RloginSession, RLOGIN_PORT};
 
 /// Names one anonymous connection of a session.
 pub type UpstreamId = u32;
