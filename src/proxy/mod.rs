@@ -17,7 +17,10 @@
 //!   ignored.
 //! - **Closing.** `ShutdownClientWrite` / `ShutdownUpstreamWrite` half-close after flushing
 //!   everything queued before them; `CloseClient` / `CloseUpstream` close after flushing. After
-//!   `CloseClient` the session has released every upstream and [`Session::is_finished`] is true.
+//!   `CloseClient` the session has released every upstream and [`Session::is_finished`] is true
+//!   once it has been polled. The HTTP session ends gracefully: `ShutdownClientWrite`, then it
+//!   keeps reading (and discarding) until the client's EOF before `CloseClient`, so the kernel
+//!   does not reset the connection over unread bytes; the reactor's idle timeout bounds that.
 //! - **EOF vs reset.** `*_eof` reports a clean end of the peer's stream (read returned 0);
 //!   `*_closed` reports a reset or socket error (no more bytes either way).
 //! - **Backpressure.** Every session buffer is bounded. The reactor reads from the client only
@@ -26,10 +29,17 @@
 //!   exceeds its limit by more than one read. Independently, the reactor stops reading all of a
 //!   session's upstreams while its client socket's outgoing buffer is full, and stops reading the
 //!   client while an upstream socket's outgoing buffer is full.
+//!
+//! # Layout
+//! `http/` (request parsing and rewriting, field filter, body framing, response parsing,
+//! dispatch to anonymous connections, in-order responses), `smtp/` (commands, replies, message
+//! relay with the header filter, replay to the server), `rlogin.rs`, and `relay.rs` (the raw
+//! two-way relay of `CONNECT` tunnels and rlogin).
 
 mod http;
 mod relay;
 mod rlogin;
+mod smtp;
 
 #[cfg(test)]
 mod rlogin_tests;
@@ -42,6 +52,7 @@ use crate::wire::standard::{StandardStructure, Status};
 
 pub use http::{HttpConfig, HttpSession, RequestError, GENERIC_USER_AGENT};
 pub use rlogin::{RloginError, RloginRequest, RloginSession, RLOGIN_PORT};
+pub use smtp::{CommandError, SmtpConfig, SmtpSession, SMTP_PORT};
 
 /// Names one anonymous connection of a session.
 pub type UpstreamId = u32;
