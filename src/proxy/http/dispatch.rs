@@ -149,7 +149,8 @@ impl HttpSession {
         self.client = ClientState::Done;
         self.input.clear();
         let Some(last) = self.exchanges.pop_back() else {
-            return;
+            // Its response is already complete: nothing to answer, just end.
+            return self.finish_client();
         };
         if let Kind::Remote { up, .. } | Kind::Tunnel { up } = last.kind {
             self.upstreams.unbusy(&mut self.out, up, false);

@@ -273,3 +273,89 @@ pub fn message_framing<'a>(
         Framing::Empty
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(t: &str) -> Result<(Host, u16, String), RequestError> {
+        let raw = format!("GET {t} HTTP/1.1\r\n\r\n");
+        let (r, _) = parse_request(raw.as_bytes(), true)?.ok_or(RequestError::HeadTooLarge)?;
+        let head = String::from_utf8_lossy(&r.head).into_owned();
+        Ok((
+            r.host,
+            r.port,
+            head.lines().take(2).collect::<Vec<_>>().join("|"),
+        ))
+    }
+
+    #[test]
+    fn targets() {
+        let name = |n: &str| Host::Name(n.into());
+        assert_eq!(
+            target("http://A.Example"),
+            Ok((
+                name("a.example"),
+                80,
+                "GET / HTTP/1.1|Host: a.example".into()
+            ))
+        );
+        assert_eq!(
+            target("HTTP://joe:pw@a.example:8080?q"),
+            Ok((
+                name("a.example"),
+                8080,
+                "GET /?q HTTP/1.1|Host: a.example:8080".into()
+            ))
+        );
+        let v6 = Host::V6(std::net::Ipv6Addr::LOCALHOST);
+        assert_eq!(
+            target("http://[::1]:81/x"),
+            Ok((v6, 81, "GET /x HTTP/1.1|Host: [::1]:81".into()))
+        );
+        assert!(matches!(
+            target("http://a.example:0/"),
+            Err(RequestError::BadTarget(_))
+        ));
+        assert!(matches!(
+            target("http://a.example:99999/"),
+            Err(RequestError::BadTarget(_))
+        ));
+        assert!(matches!(target("*"), Err(RequestError::BadTarget(_))));
+        assert!(
+            matches!(target("gopher://a/"), Err(RequestError::UnsupportedScheme(s)) if s == "gopher")
+        );
+    }
+
+    #[test]
+    fn keep_alive_and_framing() {
+        let parse = |raw: &str| {
+            parse_request(raw.as_bytes(), false).map(|r| r.map(|(r, _)| (r.keep_alive, r.framing)))
+        };
+        assert_eq!(
+            parse("GET http://a/ HTTP/1.1\r\n\r\n"),
+            Ok(Some((true, Framing::Empty)))
+        );
+        assert_eq!(
+            parse("GET http://a/ HTTP/1.1\r\nConnection: close\r\n\r\n"),
+            Ok(Some((false, Framing::Empty)))
+        );
+        assert_eq!(
+            parse("GET http://a/ HTTP/1.0\r\n\r\n"),
+            Ok(Some((false, Framing::Empty)))
+        );
+        assert_eq!(
+            parse("POST http://a/ HTTP/1.0\r\nProxy-Connection: keep-alive\r\nContent-Length: 3\r\n\r\n"),
+            Ok(Some((true, Framing::Length(3))))
+        );
+        assert_eq!(
+            parse("POST http://a/ HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n"),
+            Err(RequestError::BadContentLength)
+        );
+        assert_eq!(
+            parse("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            Err(RequestError::UnsupportedTransferCoding)
+        );
+        assert_eq!(parse("GET http://a/ HTTP/1.1\r\nAccept: x\r\n"), Ok(None));
+    }
+}
