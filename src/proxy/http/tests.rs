@@ -137,7 +137,7 @@ fn same_host_requests_wait_for_the_connection() {
 }
 
 #[test]
-fn server_closing_after_a_response_gets_a_fresh_connection() {
+fn read_until_close_response_ends_the_client_connection() {
     let mut h = proxy(true);
     h.client_sends(b"GET http://a.example/1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     let first = h.last_opened();
