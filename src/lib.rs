@@ -6,5 +6,6 @@ pub mod config;
 pub mod crypto;
 pub mod link;
 pub mod onion;
+pub mod proxy;
 pub mod router;
 pub mod wire;
