@@ -2,10 +2,14 @@
 //! Routing* (1998). The library is a sans-IO core (wire formats, crypto, onions, router and
 //! client state machines); `net` is the only module that touches sockets.
 
+pub mod client;
 pub mod config;
 pub mod crypto;
+pub mod event;
 pub mod link;
+pub mod net;
 pub mod onion;
 pub mod proxy;
 pub mod router;
+pub mod sim;
 pub mod wire;

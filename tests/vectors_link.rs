@@ -43,10 +43,7 @@ fn sts_transcript_and_first_cells_byte_for_byte() {
     // Z and the two DES keys, computed from either side.
     let gy: [u8; DH_LEN] = hx(&s["msg2_hex"])[..DH_LEN].try_into().unwrap();
     let gx: [u8; DH_LEN] = hx(&s["msg1_hex"])[6..].try_into().unwrap();
-    for (secret, other) in [
-        (DhSecret::from_exponent_bytes(&x), gy),
-        (DhSecret::from_exponent_bytes(&y), gx),
-    ] {
+    for (secret, other) in [(DhSecret::from_exponent_bytes(&x), gy), (DhSecret::from_exponent_bytes(&y), gx)] {
         let z = secret.agree(&other).unwrap();
         assert_eq!(z.as_bytes().to_vec(), hx(&s["z_hex"]));
         let k = z.link_keys();
@@ -55,39 +52,21 @@ fn sts_transcript_and_first_cells_byte_for_byte() {
     }
 
     // Messages 1-3.
-    let (mut d, msg1) = Dialler::with_exponent(
-        Some((dialler, keys[0].clone())),
-        listener,
-        keys[1].to_public_key(),
-        &x,
-        &mut rng,
-    )
-    .unwrap();
-    assert_eq!(
-        hex::encode(&msg1),
-        s["msg1_hex"].as_str().unwrap(),
-        "message 1"
-    );
+    let (mut d, msg1) =
+        Dialler::with_exponent(Some((dialler, keys[0].clone())), listener, keys[1].to_public_key(), &x, &mut rng)
+            .unwrap();
+    assert_eq!(hex::encode(&msg1), s["msg1_hex"].as_str().unwrap(), "message 1");
 
     let mut l = Listener::with_exponent(keys[1].clone(), &y, &mut rng);
     let dialler_key = keys[0].to_public_key();
-    let lookup =
-        |a: SocketAddrV4| -> Option<RsaPublicKey> { (a == dialler).then(|| dialler_key.clone()) };
+    let lookup = |a: SocketAddrV4| -> Option<RsaPublicKey> { (a == dialler).then(|| dialler_key.clone()) };
     let p = l.read(&msg1, &lookup).unwrap();
     assert_eq!(p.consumed, msg1.len());
     assert!(p.established.is_none());
-    assert_eq!(
-        hex::encode(&p.send),
-        s["msg2_hex"].as_str().unwrap(),
-        "message 2"
-    );
+    assert_eq!(hex::encode(&p.send), s["msg2_hex"].as_str().unwrap(), "message 2");
 
     let p = d.read(&p.send).unwrap();
-    assert_eq!(
-        hex::encode(&p.send),
-        s["msg3_hex"].as_str().unwrap(),
-        "message 3"
-    );
+    assert_eq!(hex::encode(&p.send), s["msg3_hex"].as_str().unwrap(), "message 3");
     let mut d_end = p.established.expect("dialler established");
     assert_eq!(d_end.peer, PeerIdentity::Router(listener));
 
@@ -105,11 +84,7 @@ fn sts_transcript_and_first_cells_byte_for_byte() {
         let cell = Cell::from_bytes(&arr::<CELL_LEN>(&c["plain_hex"])).unwrap();
         let start = wire.len();
         d_end.codec.encode(&cell, &mut wire);
-        assert_eq!(
-            hex::encode(&wire[start..]),
-            c["on_wire_hex"].as_str().unwrap(),
-            "{cell:?}"
-        );
+        assert_eq!(hex::encode(&wire[start..]), c["on_wire_hex"].as_str().unwrap(), "{cell:?}");
         plain.push(cell);
     }
     let mut got = Vec::new();

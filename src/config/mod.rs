@@ -25,42 +25,23 @@ pub use rule::{Action, AddrPattern, Rule};
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("{file}: cannot read: {source}")]
-    Read {
-        file: String,
-        source: std::io::Error,
-    },
+    Read { file: String, source: std::io::Error },
     #[error("{file}:{line}: {problem}")]
-    Line {
-        file: String,
-        line: usize,
-        problem: String,
-    },
+    Line { file: String, line: usize, problem: String },
     /// The key file's own path is in `source`'s message.
     #[error("{file}:{line}: public key {source}")]
-    Key {
-        file: String,
-        line: usize,
-        key_path: PathBuf,
-        source: KeyError,
-    },
+    Key { file: String, line: usize, key_path: PathBuf, source: KeyError },
 }
 
 impl ConfigError {
     pub(crate) fn at(file: &str, line: usize, problem: impl Into<String>) -> ConfigError {
-        ConfigError::Line {
-            file: file.to_owned(),
-            line,
-            problem: problem.into(),
-        }
+        ConfigError::Line { file: file.to_owned(), line, problem: problem.into() }
     }
 }
 
 /// Read a whole configuration file.
 pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        file: path.display().to_string(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: path.display().to_string(), source })
 }
 
 /// The directory relative key paths in `path` are resolved against.
@@ -99,9 +80,7 @@ pub(crate) fn resolve_v4(host_port: &str) -> Result<SocketAddrV4, String> {
     if let Ok(ip) = host.parse::<Ipv4Addr>() {
         return Ok(SocketAddrV4::new(ip, port));
     }
-    let addrs = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host:?}: {e}"))?;
+    let addrs = (host, port).to_socket_addrs().map_err(|e| format!("cannot resolve {host:?}: {e}"))?;
     addrs
         .filter_map(|a| match a {
             std::net::SocketAddr::V4(v4) => Some(v4),
@@ -121,12 +100,7 @@ pub(crate) fn load_key(
     let key_path = base.join(key_path);
     match load_public_key(&key_path) {
         Ok(key) => Ok((key, key_path)),
-        Err(source) => Err(ConfigError::Key {
-            file: file.to_owned(),
-            line,
-            key_path,
-            source,
-        }),
+        Err(source) => Err(ConfigError::Key { file: file.to_owned(), line, key_path, source }),
     }
 }
 
@@ -168,32 +142,17 @@ mod tests {
 
     #[test]
     fn host_port_resolution() {
-        assert_eq!(
-            resolve_v4("10.0.0.1:9001"),
-            Ok("10.0.0.1:9001".parse().unwrap())
-        );
+        assert_eq!(resolve_v4("10.0.0.1:9001"), Ok("10.0.0.1:9001".parse().unwrap()));
         assert_eq!(resolve_v4("localhost:9001").unwrap().port(), 9001);
-        for bad in [
-            "10.0.0.1",
-            ":9001",
-            "10.0.0.1:0",
-            "10.0.0.1:+80",
-            "10.0.0.1:70000",
-            "[::1]:9",
-        ] {
+        for bad in ["10.0.0.1", ":9001", "10.0.0.1:0", "10.0.0.1:+80", "10.0.0.1:70000", "[::1]:9"] {
             assert!(resolve_v4(bad).is_err(), "{bad}");
         }
-        assert!(resolve_v4("no-such-host.invalid:1")
-            .unwrap_err()
-            .contains("no-such-host"));
+        assert!(resolve_v4("no-such-host.invalid:1").unwrap_err().contains("no-such-host"));
     }
 
     #[test]
     fn base_dir_of_a_bare_file_name_is_the_current_directory() {
         assert_eq!(base_dir(Path::new("peers.txt")), Path::new("."));
-        assert_eq!(
-            base_dir(Path::new("/etc/ork/peers.txt")),
-            Path::new("/etc/ork")
-        );
+        assert_eq!(base_dir(Path::new("/etc/ork/peers.txt")), Path::new("/etc/ork"));
     }
 }

@@ -36,37 +36,18 @@ pub fn parse_neighbors(path: &Path) -> Result<Vec<Neighbor>, ConfigError> {
 
 /// Parse neighbours from `text`, with key paths relative to `base_dir`; `origin` names the file
 /// in errors.
-pub fn parse_neighbors_str(
-    text: &str,
-    base_dir: &Path,
-    origin: &str,
-) -> Result<Vec<Neighbor>, ConfigError> {
+pub fn parse_neighbors_str(text: &str, base_dir: &Path, origin: &str) -> Result<Vec<Neighbor>, ConfigError> {
     let mut out: Vec<(usize, Neighbor)> = Vec::new();
     for (line, words) in lines(text) {
         let [host_port, key_path] = words[..] else {
-            return Err(ConfigError::at(
-                origin,
-                line,
-                "expected HOST:PORT PUBLIC-KEY-PATH",
-            ));
+            return Err(ConfigError::at(origin, line, "expected HOST:PORT PUBLIC-KEY-PATH"));
         };
         let addr = resolve_v4(host_port).map_err(|p| ConfigError::at(origin, line, p))?;
         if let Some((first, _)) = out.iter().find(|(_, n)| n.addr == addr) {
-            return Err(ConfigError::at(
-                origin,
-                line,
-                format!("duplicate neighbour {addr} (already on line {first})"),
-            ));
+            return Err(ConfigError::at(origin, line, format!("duplicate neighbour {addr} (already on line {first})")));
         }
         let (key, key_path) = load_key(base_dir, key_path, origin, line)?;
-        out.push((
-            line,
-            Neighbor {
-                addr,
-                key,
-                key_path,
-            },
-        ));
+        out.push((line, Neighbor { addr, key, key_path }));
     }
     Ok(out.into_iter().map(|(_, n)| n).collect())
 }
@@ -98,21 +79,14 @@ mod tests {
         assert_eq!(n[1].addr.port(), 9002);
         assert_eq!(n[1].key_path, dir.path().join("keys/b.pub"));
         let pem = test_keys::public_pem();
-        assert_eq!(
-            n[0].key,
-            crate::crypto::rsa_block::public_key_from_pem(pem, "t").unwrap()
-        );
+        assert_eq!(n[0].key, crate::crypto::rsa_block::public_key_from_pem(pem, "t").unwrap());
     }
 
     #[test]
     fn errors_name_file_line_and_problem() {
         let dir = dir_with_keys(&["a.pub"]);
         let base = dir.path();
-        let err = |text: &str| {
-            parse_neighbors_str(text, base, "peers.txt")
-                .unwrap_err()
-                .to_string()
-        };
+        let err = |text: &str| parse_neighbors_str(text, base, "peers.txt").unwrap_err().to_string();
         assert_eq!(
             err("127.0.0.1:9001 keys/a.pub\n\n127.0.0.1:9002\n"),
             "peers.txt:3: expected HOST:PORT PUBLIC-KEY-PATH"
@@ -121,10 +95,7 @@ mod tests {
         assert!(err("127.0.0.1 keys/a.pub").starts_with("peers.txt:1: expected HOST:PORT"));
         assert!(err("127.0.0.1:0 keys/a.pub").starts_with("peers.txt:1: bad port"));
         let dup = err("127.0.0.1:9001 keys/a.pub\n127.0.0.1:9001 keys/a.pub");
-        assert!(
-            dup.starts_with("peers.txt:2: duplicate neighbour 127.0.0.1:9001"),
-            "{dup}"
-        );
+        assert!(dup.starts_with("peers.txt:2: duplicate neighbour 127.0.0.1:9001"), "{dup}");
         let missing = err("# x\n127.0.0.1:9001 keys/missing.pub");
         assert!(missing.starts_with("peers.txt:2: public key "), "{missing}");
         assert!(missing.contains("keys/missing.pub"), "{missing}");
@@ -133,11 +104,7 @@ mod tests {
     #[test]
     fn unreadable_file_is_named() {
         let e = parse_neighbors(Path::new("/nonexistent/peers.txt")).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("/nonexistent/peers.txt: cannot read"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("/nonexistent/peers.txt: cannot read"), "{e}");
     }
 
     #[test]

@@ -49,8 +49,7 @@ impl Network {
                         let problem = format!("router {name} already defined on line {first}");
                         return Err(ConfigError::at(origin, line, problem));
                     }
-                    let addr =
-                        resolve_v4(host_port).map_err(|p| ConfigError::at(origin, line, p))?;
+                    let addr = resolve_v4(host_port).map_err(|p| ConfigError::at(origin, line, p))?;
                     if let Some(other) = net.by_addr(addr) {
                         let name = &net.routers[other].name;
                         let problem = format!("address {addr} is already router {name}'s");
@@ -58,12 +57,7 @@ impl Network {
                     }
                     let (key, key_path) = load_key(base_dir, key_path, origin, line)?;
                     let name = name.to_owned();
-                    net.routers.push(RouterEntry {
-                        name,
-                        addr,
-                        key,
-                        key_path,
-                    });
+                    net.routers.push(RouterEntry { name, addr, key, key_path });
                     router_lines.push(line);
                 }
                 ["link", a, b] => link_lines.push((line, a, b)),
@@ -71,9 +65,7 @@ impl Network {
                     let problem = "expected router NAME HOST:PORT PUBLIC-KEY-PATH";
                     return Err(ConfigError::at(origin, line, problem));
                 }
-                ["link", ..] => {
-                    return Err(ConfigError::at(origin, line, "expected link NAME NAME"))
-                }
+                ["link", ..] => return Err(ConfigError::at(origin, line, "expected link NAME NAME")),
                 [word, ..] => {
                     let problem = format!("unknown keyword {word:?} (expected router or link)");
                     return Err(ConfigError::at(origin, line, problem));
@@ -84,17 +76,12 @@ impl Network {
         let mut seen: Vec<((usize, usize), usize)> = Vec::new();
         for (line, a, b) in link_lines {
             let find = |name: &str| {
-                net.by_name(name).ok_or_else(|| {
-                    ConfigError::at(origin, line, format!("link names unknown router {name:?}"))
-                })
+                net.by_name(name)
+                    .ok_or_else(|| ConfigError::at(origin, line, format!("link names unknown router {name:?}")))
             };
             let (i, j) = (find(a)?, find(b)?);
             if i == j {
-                return Err(ConfigError::at(
-                    origin,
-                    line,
-                    format!("router {a} linked to itself"),
-                ));
+                return Err(ConfigError::at(origin, line, format!("router {a} linked to itself")));
             }
             let pair = (i.min(j), i.max(j));
             if let Some((_, first)) = seen.iter().find(|(p, _)| *p == pair) {
@@ -124,15 +111,8 @@ impl Network {
 
     /// The hops of `route` (indices) for building its onion.
     pub fn route_hops(&self, route: &[usize]) -> Vec<RouteHop> {
-        let hop = |r: &RouterEntry| RouteHop {
-            addr: r.addr,
-            key: r.key.clone(),
-        };
-        route
-            .iter()
-            .filter_map(|&i| self.routers.get(i))
-            .map(hop)
-            .collect()
+        let hop = |r: &RouterEntry| RouteHop { addr: r.addr, key: r.key.clone() };
+        route.iter().filter_map(|&i| self.routers.get(i)).map(hop).collect()
     }
 
     /// Sorted, deduplicated neighbour lists, ignoring links out of range or to self.
@@ -190,23 +170,13 @@ link c b
         let head = "router a 127.0.0.1:1 k.pub\nrouter b 127.0.0.1:2 k.pub\n";
         let err = |tail: &str| {
             let text = format!("{head}{tail}");
-            Network::parse_str(&text, dir.path(), "net.txt")
-                .unwrap_err()
-                .to_string()
+            Network::parse_str(&text, dir.path(), "net.txt").unwrap_err().to_string()
         };
-        assert_eq!(
-            err("link a zed"),
-            "net.txt:3: link names unknown router \"zed\""
-        );
+        assert_eq!(err("link a zed"), "net.txt:3: link names unknown router \"zed\"");
         assert_eq!(err("link a a"), "net.txt:3: router a linked to itself");
-        assert_eq!(
-            err("link a b\nlink b a"),
-            "net.txt:4: link b a already given on line 3"
-        );
+        assert_eq!(err("link a b\nlink b a"), "net.txt:4: link b a already given on line 3");
         assert_eq!(err("link a"), "net.txt:3: expected link NAME NAME");
-        assert!(
-            err("router a 127.0.0.1:3 k.pub").contains(":3: router a already defined on line 1")
-        );
+        assert!(err("router a 127.0.0.1:3 k.pub").contains(":3: router a already defined on line 1"));
         assert!(err("router c 127.0.0.1:2 k.pub").contains(":3: address 127.0.0.1:2 is already"));
         assert!(err("router c 127.0.0.1:3").starts_with("net.txt:3: expected router NAME"));
         assert!(err("route a b").starts_with("net.txt:3: unknown keyword \"route\""));

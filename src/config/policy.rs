@@ -42,14 +42,8 @@ impl Policy {
     /// unspecified (`::/128`), loopback (`::1/128`), link-local (`fe80::/10`) and unique-local
     /// (`fc00::/7`) addresses — then accept everything else.
     pub fn default_exit() -> Policy {
-        let v4 = |a, b, c, d, bits| AddrPattern::V4 {
-            net: Ipv4Addr::new(a, b, c, d),
-            bits,
-        };
-        let v6 = |net: u128, bits| AddrPattern::V6 {
-            net: Ipv6Addr::from(net),
-            bits,
-        };
+        let v4 = |a, b, c, d, bits| AddrPattern::V4 { net: Ipv4Addr::new(a, b, c, d), bits };
+        let v6 = |net: u128, bits| AddrPattern::V6 { net: Ipv6Addr::from(net), bits };
         let mut rules: Vec<Rule> = [
             v4(0, 0, 0, 0, 8),
             v4(127, 0, 0, 0, 8),
@@ -71,24 +65,14 @@ impl Policy {
 
     /// `accept *:*`.
     pub fn accept_all() -> Policy {
-        Policy {
-            rules: vec![Rule::any(Action::Accept, AddrPattern::Any)],
-        }
+        Policy { rules: vec![Rule::any(Action::Accept, AddrPattern::Any)] }
     }
 
     /// Accept only loopback destinations (127.0.0.0/8 and ::1), any port: for testbeds.
     pub fn loopback_only() -> Policy {
-        let v4 = AddrPattern::V4 {
-            net: Ipv4Addr::LOCALHOST,
-            bits: 8,
-        };
-        let v6 = AddrPattern::V6 {
-            net: Ipv6Addr::LOCALHOST,
-            bits: 128,
-        };
-        Policy {
-            rules: vec![Rule::any(Action::Accept, v4), Rule::any(Action::Accept, v6)],
-        }
+        let v4 = AddrPattern::V4 { net: Ipv4Addr::LOCALHOST, bits: 8 };
+        let v6 = AddrPattern::V6 { net: Ipv6Addr::LOCALHOST, bits: 128 };
+        Policy { rules: vec![Rule::any(Action::Accept, v4), Rule::any(Action::Accept, v6)] }
     }
 
     /// Whether a connection to `ip`:`port` for `proto` is allowed.
@@ -98,6 +82,15 @@ impl Policy {
             IpAddr::V4(_) => ip,
         };
         let rule = self.rules.iter().find(|r| r.matches(ip, port, proto));
+        rule.is_some_and(|r| r.action == Action::Accept)
+    }
+
+    /// Whether a destination given by name (never resolved here) is allowed: only rules whose
+    /// address is `*` can match it; the first such rule that matches port and protocol decides.
+    pub fn allows_any_address(&self, port: u16, proto: Protocol) -> bool {
+        let rule = self.rules.iter().find(|r| {
+            r.addr == super::rule::AddrPattern::Any && r.ports.contains(&port) && r.proto.map_or(true, |p| p == proto)
+        });
         rule.is_some_and(|r| r.action == Action::Accept)
     }
 }
@@ -161,13 +154,7 @@ mod tests {
         ] {
             assert!(!p.allows(ip(refused), 80, Http), "{refused}");
         }
-        for allowed in [
-            "1.1.1.1",
-            "172.32.0.1",
-            "192.169.0.1",
-            "2001:db8::1",
-            "::ffff:8.8.8.8",
-        ] {
+        for allowed in ["1.1.1.1", "172.32.0.1", "192.169.0.1", "2001:db8::1", "::ffff:8.8.8.8"] {
             assert!(p.allows(ip(allowed), 443, Tcp), "{allowed}");
         }
     }
@@ -186,9 +173,7 @@ mod tests {
         assert_eq!(Policy::parse_str(&p.to_string(), "x").unwrap(), p);
         let d = Policy::default_exit();
         assert_eq!(Policy::parse_str(&d.to_string(), "x").unwrap(), d);
-        assert!(d
-            .to_string()
-            .starts_with("reject 0.0.0.0/8:*\nreject 127.0.0.0/8:*\n"));
+        assert!(d.to_string().starts_with("reject 0.0.0.0/8:*\nreject 127.0.0.0/8:*\n"));
     }
 
     #[test]
@@ -200,16 +185,8 @@ mod tests {
                                    ADDR[/BITS][:PORT[-PORT]] [proto=rlogin|http|smtp|tcp]"
         );
         let e = Policy::parse_str("# x\nreject 10.1.0.0/8", "exit.txt").unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("exit.txt:2: \"10.1.0.0/8\" has bits set"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("exit.txt:2: \"10.1.0.0/8\" has bits set"), "{e}");
         let e = Policy::parse_file(Path::new("/nonexistent/exit.txt")).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("/nonexistent/exit.txt: cannot read"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("/nonexistent/exit.txt: cannot read"), "{e}");
     }
 }

@@ -19,11 +19,7 @@ pub enum RouteError {
         "no route of {hops} distinct routers starts at {entry} along the network's links \
          (the longest has {longest}): use a shorter route or add links"
     )]
-    NoRoute {
-        entry: String,
-        hops: usize,
-        longest: usize,
-    },
+    NoRoute { entry: String, hops: usize, longest: usize },
 }
 
 impl Network {
@@ -141,10 +137,7 @@ mod tests {
                 key_path: PathBuf::from("k.pub"),
             })
             .collect();
-        Network {
-            routers,
-            links: links.to_vec(),
-        }
+        Network { routers, links: links.to_vec() }
     }
 
     #[test]
@@ -187,35 +180,17 @@ mod tests {
         let n = net(4, &[(0, 1), (1, 2)]);
         let mut rng = ChaCha20Rng::seed_from_u64(7);
         let e = n.random_route(0, 4, &mut rng).unwrap_err();
-        assert_eq!(
-            e,
-            RouteError::NoRoute {
-                entry: "r0".into(),
-                hops: 4,
-                longest: 3
-            }
-        );
+        assert_eq!(e, RouteError::NoRoute { entry: "r0".into(), hops: 4, longest: 3 });
         assert!(e.to_string().contains("longest has 3"), "{e}");
-        assert!(matches!(
-            n.random_route(9, 1, &mut rng),
-            Err(RouteError::UnknownEntry { .. })
-        ));
-        assert!(matches!(
-            n.random_route(0, 0, &mut rng),
-            Err(RouteError::BadLength { .. })
-        ));
-        assert!(matches!(
-            n.random_route(0, 6, &mut rng),
-            Err(RouteError::BadLength { .. })
-        ));
+        assert!(matches!(n.random_route(9, 1, &mut rng), Err(RouteError::UnknownEntry { .. })));
+        assert!(matches!(n.random_route(0, 0, &mut rng), Err(RouteError::BadLength { .. })));
+        assert!(matches!(n.random_route(0, 6, &mut rng), Err(RouteError::BadLength { .. })));
         assert_eq!(n.random_route(3, 1, &mut rng), Ok(vec![3]));
     }
 
     #[test]
     fn twenty_fully_linked_routers_five_hops() {
-        let links: Vec<_> = (0..20)
-            .flat_map(|a| (a + 1..20).map(move |b| (a, b)))
-            .collect();
+        let links: Vec<_> = (0..20).flat_map(|a| (a + 1..20).map(move |b| (a, b))).collect();
         let n = net(20, &links);
         assert_eq!(n.count_routes(4, 5), 19 * 18 * 17 * 16);
         let mut rng = ChaCha20Rng::seed_from_u64(8);

@@ -44,12 +44,7 @@ pub(super) const ANY_PORT: RangeInclusive<u16> = 0..=u16::MAX;
 
 impl Rule {
     pub(super) fn any(action: Action, addr: AddrPattern) -> Rule {
-        Rule {
-            action,
-            addr,
-            ports: ANY_PORT,
-            proto: None,
-        }
+        Rule { action, addr, ports: ANY_PORT, proto: None }
     }
 
     /// Whether this rule covers the destination (with `ip` already canonical).
@@ -59,9 +54,7 @@ impl Rule {
             (AddrPattern::V4 { net, bits }, IpAddr::V4(ip)) => {
                 prefix_eq(u32::from(net).into(), u32::from(ip).into(), 32, bits)
             }
-            (AddrPattern::V6 { net, bits }, IpAddr::V6(ip)) => {
-                prefix_eq(net.into(), ip.into(), 128, bits)
-            }
+            (AddrPattern::V6 { net, bits }, IpAddr::V6(ip)) => prefix_eq(net.into(), ip.into(), 128, bits),
             _ => false,
         };
         addr && self.ports.contains(&port) && self.proto.map_or(true, |p| p == proto)
@@ -71,11 +64,7 @@ impl Rule {
 /// The rule in policy-file syntax.
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let action = if self.action == Action::Accept {
-            "accept"
-        } else {
-            "reject"
-        };
+        let action = if self.action == Action::Accept { "accept" } else { "reject" };
         match self.addr {
             AddrPattern::Any => write!(f, "{action} *")?,
             AddrPattern::V4 { net, bits } => write!(f, "{action} {net}/{bits}")?,
@@ -111,34 +100,25 @@ pub(super) fn parse_rule(words: &[&str]) -> Result<Rule, String> {
         "reject" => Action::Reject,
         other => return Err(format!("unknown action {other:?}: {usage}")),
     };
-    let proto =
-        match proto {
-            None => None,
-            Some(word) => {
-                let name = word
-                    .strip_prefix("proto=")
-                    .ok_or_else(|| format!("unexpected {word:?}: {usage}"))?;
-                Some(Protocol::from_name(name).ok_or_else(|| {
-                    format!("unknown protocol {name:?} (rlogin, http, smtp or tcp)")
-                })?)
-            }
-        };
+    let proto = match proto {
+        None => None,
+        Some(word) => {
+            let name = word.strip_prefix("proto=").ok_or_else(|| format!("unexpected {word:?}: {usage}"))?;
+            Some(
+                Protocol::from_name(name)
+                    .ok_or_else(|| format!("unknown protocol {name:?} (rlogin, http, smtp or tcp)"))?,
+            )
+        }
+    };
     let (addr, ports) = parse_target(target)?;
-    Ok(Rule {
-        action,
-        addr,
-        ports,
-        proto,
-    })
+    Ok(Rule { action, addr, ports, proto })
 }
 
 /// `ADDR[/BITS][:PORT[-PORT]]`, ADDR `*`, dotted IPv4 or bracketed IPv6 (bits after or inside
 /// the brackets).
 fn parse_target(target: &str) -> Result<(AddrPattern, RangeInclusive<u16>), String> {
     let (addr, rest) = match target.strip_prefix('[') {
-        Some(inner) => inner
-            .split_once(']')
-            .ok_or_else(|| format!("missing ] in {target:?}"))?,
+        Some(inner) => inner.split_once(']').ok_or_else(|| format!("missing ] in {target:?}"))?,
         None => target.split_at(target.find([':', '/']).unwrap_or(target.len())),
     };
     let (addr, inner_bits) = match addr.split_once('/') {
@@ -153,11 +133,7 @@ fn parse_target(target: &str) -> Result<(AddrPattern, RangeInclusive<u16>), Stri
         None if rest.is_empty() => (None, None),
         None => match rest.strip_prefix(':') {
             Some(p) => (None, Some(p)),
-            None => {
-                return Err(format!(
-                    "unexpected {rest:?} after the address in {target:?}"
-                ))
-            }
+            None => return Err(format!("unexpected {rest:?} after the address in {target:?}")),
         },
     };
     let prefix = match (inner_bits, outer_bits) {
@@ -177,9 +153,7 @@ fn parse_target(target: &str) -> Result<(AddrPattern, RangeInclusive<u16>), Stri
         }
         AddrPattern::Any
     } else if target.starts_with('[') {
-        let net: Ipv6Addr = addr
-            .parse()
-            .map_err(|_| format!("bad IPv6 address {addr:?} in {target:?}"))?;
+        let net: Ipv6Addr = addr.parse().map_err(|_| format!("bad IPv6 address {addr:?} in {target:?}"))?;
         let bits = bits(128)?;
         check_host_bits(net.into(), 128, bits, target)?;
         AddrPattern::V6 { net, bits }
@@ -196,11 +170,7 @@ fn parse_target(target: &str) -> Result<(AddrPattern, RangeInclusive<u16>), Stri
 /// Refuse `10.1.0.0/8`-style prefixes with bits set below the prefix (probably a typo).
 fn check_host_bits(net: u128, width: u32, bits: u8, target: &str) -> Result<(), String> {
     let host_bits = width - u32::from(bits);
-    let host = if host_bits >= 128 {
-        net
-    } else {
-        net & ((1u128 << host_bits) - 1)
-    };
+    let host = if host_bits >= 128 { net } else { net & ((1u128 << host_bits) - 1) };
     if host != 0 {
         return Err(format!("{target:?} has bits set below its /{bits} prefix"));
     }
@@ -243,15 +213,9 @@ mod tests {
         assert_eq!(rule("accept *"), Ok(any.clone()));
         assert_eq!(rule("accept *:*"), Ok(any));
         assert_eq!(rule("reject 1.2.3.4/32:80").unwrap().ports, 80..=80);
-        let lo6 = AddrPattern::V6 {
-            net: Ipv6Addr::LOCALHOST,
-            bits: 128,
-        };
+        let lo6 = AddrPattern::V6 { net: Ipv6Addr::LOCALHOST, bits: 128 };
         assert_eq!(rule("accept [::1]").unwrap().addr, lo6);
-        assert_eq!(
-            rule("accept [fe80::/10]:1-2").unwrap().addr,
-            rule("accept [fe80::]/10:*").unwrap().addr
-        );
+        assert_eq!(rule("accept [fe80::/10]:1-2").unwrap().addr, rule("accept [fe80::]/10:*").unwrap().addr);
         let r = rule("accept 0.0.0.0/0:7 proto=rlogin").unwrap();
         assert!(r.matches(ip("255.1.1.1"), 7, Protocol::Rlogin));
         assert!(!r.matches(ip("255.1.1.1"), 7, Protocol::Http));
@@ -261,18 +225,10 @@ mod tests {
 
     #[test]
     fn bad_rules_say_what_is_wrong() {
-        assert!(rule("allow *:*")
-            .unwrap_err()
-            .starts_with("unknown action \"allow\""));
-        assert!(rule("accept")
-            .unwrap_err()
-            .starts_with("expected accept|reject"));
-        assert!(rule("accept *:* proto=ftp")
-            .unwrap_err()
-            .contains("unknown protocol \"ftp\""));
-        assert!(rule("accept *:* http")
-            .unwrap_err()
-            .contains("unexpected \"http\""));
+        assert!(rule("allow *:*").unwrap_err().starts_with("unknown action \"allow\""));
+        assert!(rule("accept").unwrap_err().starts_with("expected accept|reject"));
+        assert!(rule("accept *:* proto=ftp").unwrap_err().contains("unknown protocol \"ftp\""));
+        assert!(rule("accept *:* http").unwrap_err().contains("unexpected \"http\""));
         for bad in [
             "1.2.3",
             "1.2.3.4/33",

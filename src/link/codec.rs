@@ -41,14 +41,7 @@ pub struct LinkCodec {
 impl LinkCodec {
     /// A codec over two engines positioned where the cells start.
     pub fn new(tx: Engine, rx: Engine) -> LinkCodec {
-        LinkCodec {
-            tx,
-            rx,
-            partial: [0; CELL_LEN],
-            have: 0,
-            command: None,
-            failed: None,
-        }
+        LinkCodec { tx, rx, partial: [0; CELL_LEN], have: 0, command: None, failed: None }
     }
 
     /// Append `cell`'s 48 wire bytes to `out`, link-crypting its leading
@@ -100,8 +93,7 @@ impl LinkCodec {
             }
             if self.have == CELL_LEN {
                 if let Some(command) = self.command.take() {
-                    self.rx
-                        .apply(&mut self.partial[HEADER_LEN..command.link_crypt_len()]);
+                    self.rx.apply(&mut self.partial[HEADER_LEN..command.link_crypt_len()]);
                     out.push(self.take_cell(command));
                 }
             }
@@ -115,11 +107,7 @@ impl LinkCodec {
         let mut body = [0u8; BODY_LEN];
         body.copy_from_slice(&p[field::BODY]);
         self.have = 0;
-        Cell {
-            aci: Aci(u16::from_be_bytes([p[0], p[1]])),
-            command,
-            body,
-        }
+        Cell { aci: Aci(u16::from_be_bytes([p[0], p[1]])), command, body }
     }
 
     /// Bytes of an incomplete cell held since the last `decode`.
@@ -135,10 +123,7 @@ impl LinkCodec {
 
 impl std::fmt::Debug for LinkCodec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LinkCodec")
-            .field("buffered", &self.have)
-            .field("failed", &self.failed)
-            .finish_non_exhaustive()
+        f.debug_struct("LinkCodec").field("buffered", &self.have).field("failed", &self.failed).finish_non_exhaustive()
     }
 }
 
@@ -160,12 +145,7 @@ mod tests {
         )
     }
 
-    const COMMANDS: [Command; 4] = [
-        Command::Padding,
-        Command::Create,
-        Command::Data,
-        Command::Destroy,
-    ];
+    const COMMANDS: [Command; 4] = [Command::Padding, Command::Create, Command::Data, Command::Destroy];
 
     fn random_cells(rng: &mut ChaCha20Rng, n: usize) -> Vec<Cell> {
         (0..n)
@@ -173,11 +153,7 @@ mod tests {
                 let command = COMMANDS[rng.gen_range(0..COMMANDS.len())];
                 let mut body = [0u8; BODY_LEN];
                 rng.fill(&mut body[..]);
-                Cell {
-                    aci: Aci(rng.gen()),
-                    command,
-                    body,
-                }
+                Cell { aci: Aci(rng.gen()), command, body }
             })
             .collect()
     }
@@ -264,10 +240,7 @@ mod tests {
         assert_eq!(result, Err(LinkError::UnknownCommand(4)));
         assert_eq!(got, cells, "cells before the bad one are delivered");
         assert!(b.is_failed());
-        assert_eq!(
-            b.decode(&wire[..CELL_LEN], &mut got),
-            Err(LinkError::Failed(4))
-        );
+        assert_eq!(b.decode(&wire[..CELL_LEN], &mut got), Err(LinkError::Failed(4)));
         assert_eq!(b.decode(&[], &mut got), Err(LinkError::Failed(4)));
         assert_eq!(got.len(), 2);
     }

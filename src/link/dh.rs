@@ -85,9 +85,7 @@ impl DhSecret {
     /// A fixed exponent (big-endian), for known-answer tests only.
     #[doc(hidden)]
     pub fn from_exponent_bytes(bytes: &[u8; EXPONENT_LEN]) -> DhSecret {
-        DhSecret {
-            exponent: Zeroizing::new(U256::from_be_slice(bytes)),
-        }
+        DhSecret { exponent: Zeroizing::new(U256::from_be_slice(bytes)) }
     }
 
     /// Our public value g^x, as 128 big-endian bytes.
@@ -125,11 +123,7 @@ impl SharedSecret {
     }
 
     fn derive(&self, tag: u8) -> [u8; LINK_KEY_LEN] {
-        let mut digest: [u8; 20] = Sha1::new()
-            .chain_update(&self.0[..])
-            .chain_update([tag])
-            .finalize()
-            .into();
+        let mut digest: [u8; 20] = Sha1::new().chain_update(&self.0[..]).chain_update([tag]).finalize().into();
         let mut key = [0u8; LINK_KEY_LEN];
         key.copy_from_slice(&digest[..LINK_KEY_LEN]);
         digest.zeroize();
@@ -206,14 +200,7 @@ mod tests {
         let p = be(&P);
         let p_minus_1 = be(&P.wrapping_sub(&U1024::ONE));
         let p_plus_1 = be(&P.wrapping_add(&U1024::ONE));
-        for bad in [
-            [0u8; DH_LEN],
-            be(&U1024::ONE),
-            p_minus_1,
-            p,
-            p_plus_1,
-            [0xff; DH_LEN],
-        ] {
+        for bad in [[0u8; DH_LEN], be(&U1024::ONE), p_minus_1, p, p_plus_1, [0xff; DH_LEN]] {
             assert_eq!(s.agree(&bad).err(), Some(BadPublicValue));
         }
         let two = be(&U1024::from_u8(2));

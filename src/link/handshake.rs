@@ -66,10 +66,7 @@ impl PeerIdentity {
 
     /// Parse the 6 identity bytes; exactly 0.0.0.0:0 is anonymous.
     pub fn from_bytes(b: &[u8; IDENTITY_LEN]) -> PeerIdentity {
-        let addr = SocketAddrV4::new(
-            Ipv4Addr::new(b[0], b[1], b[2], b[3]),
-            u16::from_be_bytes([b[4], b[5]]),
-        );
+        let addr = SocketAddrV4::new(Ipv4Addr::new(b[0], b[1], b[2], b[3]), u16::from_be_bytes([b[4], b[5]]));
         if addr.ip().is_unspecified() && addr.port() == 0 {
             PeerIdentity::Anonymous
         } else {
@@ -102,11 +99,7 @@ pub enum HandshakeError {
     #[error("0.0.0.0:0 is reserved for anonymous clients and cannot sign")]
     ReservedIdentity,
     #[error("handshake incomplete: {have} of the {need} bytes of STS message {message}")]
-    Incomplete {
-        message: u8,
-        have: usize,
-        need: usize,
-    },
+    Incomplete { message: u8, have: usize, need: usize },
     #[error("handshake already finished or failed; no more handshake input")]
     Over,
 }
@@ -127,11 +120,7 @@ pub struct Progress {
 impl Progress {
     /// Bytes taken, nothing to send yet, not complete.
     fn pending(consumed: usize) -> Progress {
-        Progress {
-            consumed,
-            send: Vec::new(),
-            established: None,
-        }
+        Progress { consumed, send: Vec::new(), established: None }
     }
 }
 
@@ -151,10 +140,7 @@ struct Message<const N: usize> {
 
 impl<const N: usize> Message<N> {
     fn new() -> Self {
-        Message {
-            buf: [0; N],
-            have: 0,
-        }
+        Message { buf: [0; N], have: 0 }
     }
 
     /// Take what is still missing from `input`; returns how many bytes were taken.
@@ -172,11 +158,7 @@ impl<const N: usize> Message<N> {
 
 /// `first ‖ second`, the signed transcript, hashed for PKCS#1 v1.5 with SHA-1.
 fn transcript_hash(first: &[u8; DH_LEN], second: &[u8; DH_LEN]) -> [u8; 20] {
-    Sha1::new()
-        .chain_update(first)
-        .chain_update(second)
-        .finalize()
-        .into()
+    Sha1::new().chain_update(first).chain_update(second).finalize().into()
 }
 
 fn sign(
@@ -187,22 +169,15 @@ fn sign(
 ) -> Result<[u8; SIG_LEN], HandshakeError> {
     let sig = key
         .sign_with_rng(rng, Pkcs1v15Sign::new::<Sha1>(), &transcript)
-        .map_err(|e| HandshakeError::Sign {
-            message,
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| HandshakeError::Sign { message, detail: e.to_string() })?;
     <[u8; SIG_LEN]>::try_from(sig.as_slice()).map_err(|_| HandshakeError::Sign {
         message,
-        detail: format!(
-            "signature is {} bytes, not {SIG_LEN} (key not 1024 bits)",
-            sig.len()
-        ),
+        detail: format!("signature is {} bytes, not {SIG_LEN} (key not 1024 bits)", sig.len()),
     })
 }
 
 fn verify(key: &RsaPublicKey, transcript: [u8; 20], sig: &[u8; SIG_LEN]) -> bool {
-    key.verify(Pkcs1v15Sign::new::<Sha1>(), &transcript, sig)
-        .is_ok()
+    key.verify(Pkcs1v15Sign::new::<Sha1>(), &transcript, sig).is_ok()
 }
 
 fn split<const A: usize, const B: usize>(msg: &[u8]) -> ([u8; A], [u8; B]) {

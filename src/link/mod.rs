@@ -12,3 +12,35 @@ pub mod handshake;
 pub use codec::{LinkCodec, LinkError};
 pub use dh::{BadPublicValue, DH_LEN};
 pub use handshake::{Dialler, Established, HandshakeError, Listener, PeerIdentity, Progress};
+
+use std::net::SocketAddrV4;
+
+use crate::crypto::RsaPublicKey;
+
+/// Either side of the STS handshake, for callers that hold both kinds in one table.
+pub enum Handshake {
+    Dialler(Dialler),
+    Listener(Listener),
+}
+
+impl Handshake {
+    /// Feed received bytes; the listener looks up a dialler's key by its identity.
+    pub fn read(
+        &mut self,
+        input: &[u8],
+        lookup_key: &dyn Fn(SocketAddrV4) -> Option<RsaPublicKey>,
+    ) -> Result<Progress, HandshakeError> {
+        match self {
+            Handshake::Dialler(d) => d.read(input),
+            Handshake::Listener(l) => l.read(input, lookup_key),
+        }
+    }
+
+    /// Why the handshake is not finished (for the timeout or EOF log line).
+    pub fn incomplete(&self) -> HandshakeError {
+        match self {
+            Handshake::Dialler(d) => d.incomplete(),
+            Handshake::Listener(l) => l.incomplete(),
+        }
+    }
+}

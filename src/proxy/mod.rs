@@ -69,10 +69,7 @@ pub enum Action {
     ToClient(Vec<u8>),
     /// Open an anonymous connection: connect to the onion proxy, send `structure.to_bytes()`,
     /// read the status byte and report it with [`Session::upstream_status`].
-    Open {
-        id: UpstreamId,
-        structure: StandardStructure,
-    },
+    Open { id: UpstreamId, structure: StandardStructure },
     /// Write bytes to an open anonymous connection.
     ToUpstream { id: UpstreamId, data: Vec<u8> },
     /// Half-close an anonymous connection after writing everything queued for it.
@@ -141,10 +138,7 @@ impl Outbox {
                 return;
             }
         }
-        self.queue.push_back(Action::ToUpstream {
-            id,
-            data: bytes.to_vec(),
-        });
+        self.queue.push_back(Action::ToUpstream { id, data: bytes.to_vec() });
     }
 
     pub(crate) fn push(&mut self, action: Action) {
@@ -179,9 +173,5 @@ impl Outbox {
 
 /// The text a proxy gives a client for a non-zero status byte.
 pub(crate) fn status_text(status: Status) -> String {
-    format!(
-        "anonymous connection failed: {} (status {})",
-        status.meaning(),
-        status as u8
-    )
+    format!("anonymous connection failed: {} (status {})", status.meaning(), status as u8)
 }

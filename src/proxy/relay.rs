@@ -14,11 +14,7 @@ pub struct Relay {
 
 impl Relay {
     pub fn new(up: UpstreamId) -> Self {
-        Relay {
-            up,
-            client_eof: false,
-            upstream_eof: false,
-        }
+        Relay { up, client_eof: false, upstream_eof: false }
     }
 
     pub fn client_data(&mut self, out: &mut Outbox, bytes: &[u8]) {
@@ -103,10 +99,7 @@ mod tests {
         assert_eq!(
             drain(&mut out),
             vec![
-                Action::ToUpstream {
-                    id: 7,
-                    data: b"up".to_vec()
-                },
+                Action::ToUpstream { id: 7, data: b"up".to_vec() },
                 Action::ToClient(b"down".to_vec()),
                 Action::ShutdownUpstreamWrite { id: 7 },
                 Action::ShutdownClientWrite,

@@ -50,19 +50,9 @@ impl RloginRequest {
             Some(0) => {}
             Some(_) => return Err(RloginError::NoLeadingNul),
         }
-        let nuls: Vec<usize> = buf
-            .iter()
-            .enumerate()
-            .filter(|(_, &b)| b == 0)
-            .map(|(i, _)| i)
-            .take(4)
-            .collect();
+        let nuls: Vec<usize> = buf.iter().enumerate().filter(|(_, &b)| b == 0).map(|(i, _)| i).take(4).collect();
         let &[_, end_client_user, end_target, end_terminal] = nuls.as_slice() else {
-            return if buf.len() > REQUEST_LIMIT {
-                Err(RloginError::TooLong)
-            } else {
-                Ok(None)
-            };
+            return if buf.len() > REQUEST_LIMIT { Err(RloginError::TooLong) } else { Ok(None) };
         };
         let used = end_terminal + 1;
         if used > REQUEST_LIMIT {
@@ -80,17 +70,9 @@ impl RloginRequest {
         if user.is_empty() {
             return Err(RloginError::NoServer);
         }
-        let server = Host::parse(server.as_bytes())
-            .ok_or_else(|| RloginError::BadServer(server.to_string()))?;
+        let server = Host::parse(server.as_bytes()).ok_or_else(|| RloginError::BadServer(server.to_string()))?;
         let terminal = String::from_utf8_lossy(terminal).into_owned();
-        Ok(Some((
-            RloginRequest {
-                user: user.to_string(),
-                server,
-                terminal,
-            },
-            used,
-        )))
+        Ok(Some((RloginRequest { user: user.to_string(), server, terminal }, used)))
     }
 
     /// What the server gets: `\0user\0user\0term\0`.
@@ -124,13 +106,7 @@ pub struct RloginSession {
 impl RloginSession {
     /// A session that connects to port `port` of the server ([`RLOGIN_PORT`] but in testbeds).
     pub fn new(port: u16) -> Self {
-        RloginSession {
-            port,
-            out: Outbox::default(),
-            input: Vec::new(),
-            state: State::Request,
-            client_eof: false,
-        }
+        RloginSession { port, out: Outbox::default(), input: Vec::new(), state: State::Request, client_eof: false }
     }
 
     /// Report `text` the rlogin way and close.
@@ -158,12 +134,8 @@ impl Session for RloginSession {
                         let mut pending = request.massaged();
                         pending.extend_from_slice(&self.input[n..]);
                         self.input = Vec::new();
-                        let structure =
-                            StandardStructure::new(Protocol::Rlogin, request.server, self.port);
-                        self.out.push(Action::Open {
-                            id: UPSTREAM,
-                            structure,
-                        });
+                        let structure = StandardStructure::new(Protocol::Rlogin, request.server, self.port);
+                        self.out.push(Action::Open { id: UPSTREAM, structure });
                         self.state = State::Opening { pending };
                     }
                     Err(e) => self.refuse(&e.to_string()),
@@ -226,9 +198,7 @@ impl Session for RloginSession {
     fn upstream_eof(&mut self, id: UpstreamId) {
         match &mut self.state {
             State::Relay(relay) => relay.upstream_eof(&mut self.out, id),
-            State::Opening { .. } if id == UPSTREAM => {
-                self.refuse(&status_text(Status::RouteFailed))
-            }
+            State::Opening { .. } if id == UPSTREAM => self.refuse(&status_text(Status::RouteFailed)),
             _ => {}
         }
     }
@@ -236,9 +206,7 @@ impl Session for RloginSession {
     fn upstream_closed(&mut self, id: UpstreamId) {
         match &mut self.state {
             State::Relay(relay) => relay.upstream_closed(&mut self.out, id),
-            State::Opening { .. } if id == UPSTREAM => {
-                self.refuse(&status_text(Status::RouteFailed))
-            }
+            State::Opening { .. } if id == UPSTREAM => self.refuse(&status_text(Status::RouteFailed)),
             _ => {}
         }
     }

@@ -24,14 +24,7 @@ fn request_is_massaged_and_relayed() {
         }
         let up = h.last_opened();
         let s = h.peer(up).structure.clone().unwrap();
-        assert_eq!(
-            (s.protocol, s.host, s.port),
-            (
-                Protocol::Rlogin,
-                Host::Name("recipient.example".into()),
-                513
-            )
-        );
+        assert_eq!((s.protocol, s.host, s.port), (Protocol::Rlogin, Host::Name("recipient.example".into()), 513));
         h.client_sends(b"typed early");
         h.status(up, Status::Ok);
         let sent = h.take_upstream(up);
@@ -55,10 +48,7 @@ fn bad_status_is_an_rlogin_error_line() {
     let up = h.last_opened();
     h.status(up, Status::BadAddress);
     let reply = h.take_client();
-    assert!(
-        reply.starts_with('\u{1}') && reply.ends_with('\n'),
-        "{reply:?}"
-    );
+    assert!(reply.starts_with('\u{1}') && reply.ends_with('\n'), "{reply:?}");
     assert!(reply.contains(Status::BadAddress.meaning()));
     assert_eq!(reply.lines().count(), 1);
     assert!(h.client_closed && h.peer(up).closed);
@@ -71,20 +61,14 @@ fn malformed_requests_are_refused() {
         (b"\0joe\0mary\0xterm\0", RloginError::NoServer),
         (b"\0joe\0@h\0xterm\0", RloginError::NoServer),
         (b"\0joe\0mary@bad host\0xterm\0", RloginError::NotText),
-        (
-            b"\0joe\0mary@-bad-\0xterm\0",
-            RloginError::BadServer("-bad-".into()),
-        ),
+        (b"\0joe\0mary@-bad-\0xterm\0", RloginError::BadServer("-bad-".into())),
     ];
     for (request, error) in cases {
         assert_eq!(RloginRequest::parse(request), Err(error.clone()));
         let mut h = proxy();
         h.client_sends(request);
         let reply = h.take_client();
-        assert!(
-            reply.starts_with('\u{1}') && reply.contains(&error.to_string()),
-            "{reply:?}"
-        );
+        assert!(reply.starts_with('\u{1}') && reply.contains(&error.to_string()), "{reply:?}");
         assert!(h.client_closed && h.opened.is_empty());
     }
     let mut endless = b"\0".to_vec();

@@ -53,58 +53,28 @@ impl<S: Session> Harness<S> {
                 }
                 Action::Open { id, structure } => {
                     assert!(!self.peers.contains_key(&id), "id {id} reused");
-                    self.peers.insert(
-                        id,
-                        Peer {
-                            structure: Some(structure),
-                            ..Peer::default()
-                        },
-                    );
+                    self.peers.insert(id, Peer { structure: Some(structure), ..Peer::default() });
                     self.opened.push(id);
                 }
                 Action::ToUpstream { id, data } => {
-                    let peer = self
-                        .peers
-                        .get_mut(&id)
-                        .expect("write to an id never opened");
-                    assert_eq!(
-                        peer.status,
-                        Some(Status::Ok),
-                        "write to {id} before an OK status"
-                    );
-                    assert!(
-                        !peer.write_shut && !peer.closed,
-                        "write to {id} after shutdown/close"
-                    );
+                    let peer = self.peers.get_mut(&id).expect("write to an id never opened");
+                    assert_eq!(peer.status, Some(Status::Ok), "write to {id} before an OK status");
+                    assert!(!peer.write_shut && !peer.closed, "write to {id} after shutdown/close");
                     peer.received.extend_from_slice(&data);
                 }
                 Action::ShutdownUpstreamWrite { id } => {
-                    self.peers
-                        .get_mut(&id)
-                        .expect("shutdown of an id never opened")
-                        .write_shut = true;
+                    self.peers.get_mut(&id).expect("shutdown of an id never opened").write_shut = true;
                 }
                 Action::CloseUpstream { id } => {
-                    let peer = self
-                        .peers
-                        .get_mut(&id)
-                        .expect("close of an id never opened");
+                    let peer = self.peers.get_mut(&id).expect("close of an id never opened");
                     assert!(!peer.closed, "id {id} closed twice");
                     peer.closed = true;
                 }
                 Action::ShutdownClientWrite => self.client_write_shut = true,
                 Action::CloseClient => {
                     self.client_closed = true;
-                    let open: Vec<_> = self
-                        .peers
-                        .iter()
-                        .filter(|(_, p)| !p.closed)
-                        .map(|(id, _)| *id)
-                        .collect();
-                    assert!(
-                        open.is_empty(),
-                        "CloseClient with upstreams {open:?} still open"
-                    );
+                    let open: Vec<_> = self.peers.iter().filter(|(_, p)| !p.closed).map(|(id, _)| *id).collect();
+                    assert!(open.is_empty(), "CloseClient with upstreams {open:?} still open");
                 }
             }
         }
@@ -220,10 +190,7 @@ pub fn run_events<S: Session>(session: S, events: Vec<Event>) {
             }
             Event::Status(id, s) => {
                 let id = UpstreamId::from(id);
-                let opened_without_status = h
-                    .peers
-                    .get(&id)
-                    .is_some_and(|p| p.status.is_none() && !p.closed);
+                let opened_without_status = h.peers.get(&id).is_some_and(|p| p.status.is_none() && !p.closed);
                 if let (true, Some(status)) = (opened_without_status, Status::from_byte(s)) {
                     h.status(id, status);
                 }

@@ -75,21 +75,14 @@ pub struct AciAllocator {
 
 impl std::fmt::Debug for AciAllocator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AciAllocator")
-            .field("half", &self.half)
-            .field("in_use", &self.in_use)
-            .finish()
+        f.debug_struct("AciAllocator").field("half", &self.half).field("in_use", &self.in_use).finish()
     }
 }
 
 impl AciAllocator {
     /// An allocator with every ACI of `half` free.
     pub fn new(half: Half) -> AciAllocator {
-        AciAllocator {
-            half,
-            used: Box::new([0; WORDS]),
-            in_use: 0,
-        }
+        AciAllocator { half, used: Box::new([0; WORDS]), in_use: 0 }
     }
 
     /// The half this allocator draws from.
@@ -190,11 +183,7 @@ impl AciAllocator {
         for (w, &word) in self.used.iter().enumerate() {
             let base = w * WORD_BITS;
             let valid = self.half.size().saturating_sub(base).min(WORD_BITS);
-            let mask = if valid == WORD_BITS {
-                u64::MAX
-            } else {
-                (1u64 << valid) - 1
-            };
+            let mask = if valid == WORD_BITS { u64::MAX } else { (1u64 << valid) - 1 };
             let mut free = !word & mask;
             let count = free.count_ones() as usize;
             if k >= count {
@@ -223,10 +212,7 @@ mod tests {
         assert_eq!(half_for(b, a), Half::High);
         assert_eq!(half_for(a, b), Half::Low);
         assert_eq!(half_for([0; 6], a), Half::Low); // anonymous client
-        assert_eq!(
-            half_for([10, 0, 0, 1, 0, 1], [9, 255, 255, 255, 255, 255]),
-            Half::High
-        );
+        assert_eq!(half_for([10, 0, 0, 1, 0, 1], [9, 255, 255, 255, 255, 255]), Half::High);
     }
 
     #[test]
@@ -291,10 +277,7 @@ mod tests {
             counts[free.iter().position(|&f| f == aci).unwrap()] += 1;
             a.release(aci);
         }
-        assert!(
-            counts.iter().all(|&c| (850..1150).contains(&c)),
-            "{counts:?}"
-        );
+        assert!(counts.iter().all(|&c| (850..1150).contains(&c)), "{counts:?}");
     }
 
     #[test]

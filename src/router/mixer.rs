@@ -34,13 +34,7 @@ impl<K: Copy + Eq + Hash, T> Default for Mixer<K, T> {
 
 impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
     pub fn new() -> Self {
-        Mixer {
-            slots: HashMap::new(),
-            keys: Vec::new(),
-            queues: Vec::new(),
-            order: Vec::new(),
-            len: 0,
-        }
+        Mixer { slots: HashMap::new(), keys: Vec::new(), queues: Vec::new(), order: Vec::new(), len: 0 }
     }
 
     /// Queue `item` behind the items already queued for `key`.
@@ -100,10 +94,7 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
 
     /// Items queued for `key`.
     pub fn queued(&self, key: K) -> usize {
-        self.slots
-            .get(&key)
-            .and_then(|&slot| self.queues.get(slot))
-            .map_or(0, VecDeque::len)
+        self.slots.get(&key).and_then(|&slot| self.queues.get(slot)).map_or(0, VecDeque::len)
     }
 }
 
@@ -195,10 +186,7 @@ mod tests {
             *counts.entry(keys).or_insert(0) += 1;
         }
         assert_eq!(counts.len(), 3, "{counts:?}");
-        assert!(
-            counts.values().all(|&c| (850..1150).contains(&c)),
-            "{counts:?}"
-        );
+        assert!(counts.values().all(|&c| (850..1150).contains(&c)), "{counts:?}");
     }
 
     #[test]

@@ -1,9 +1,21 @@
-//! The onion router's sans-IO building blocks: ACI allocation, the replay cache, the mixer.
+//! The onion router (SPEC §2–§6, §9): its sans-IO core and the pieces it is made of.
 
 pub mod aci;
+pub mod backoff;
+mod circuits;
+pub mod config;
+pub mod core;
+mod exit;
+pub mod flow;
+mod links;
 pub mod mixer;
 pub mod replay;
+pub mod stats;
 
+pub use self::config::{RouterConfig, Timeouts};
+pub use self::core::Router;
 pub use aci::{half_for, AciAllocator, Half};
+pub use circuits::create_chunks;
+pub use links::id_bytes;
 pub use mixer::Mixer;
 pub use replay::{ReplayCache, ReplayError, ReplayRefusal};

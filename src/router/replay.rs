@@ -66,12 +66,7 @@ pub struct ReplayCache {
 impl ReplayCache {
     /// A cache in memory only, holding at most `capacity` seeds.
     pub fn new(capacity: usize) -> ReplayCache {
-        ReplayCache {
-            seeds: HashMap::new(),
-            by_expiration: BinaryHeap::new(),
-            capacity,
-            log: None,
-        }
+        ReplayCache { seeds: HashMap::new(), by_expiration: BinaryHeap::new(), capacity, log: None }
     }
 
     /// Open (or create) the cache persisted in `dir/replay.log`, keeping the entries that have
@@ -106,13 +101,7 @@ impl ReplayCache {
         cache.by_expiration = cache.seeds.iter().map(|(&s, &e)| Reverse((e, s))).collect();
         let file = write_compacted(&path, &cache.by_expiration)?;
         let records = cache.len();
-        cache.log = Some(Log {
-            path,
-            file,
-            records,
-            fsync: false,
-            broken: false,
-        });
+        cache.log = Some(Log { path, file, records, fsync: false, broken: false });
         Ok(cache)
     }
 
@@ -204,11 +193,7 @@ impl ReplayCache {
 
 fn fail(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> ReplayError {
     let path = path.to_path_buf();
-    move |source| ReplayError {
-        path,
-        action,
-        source,
-    }
+    move |source| ReplayError { path, action, source }
 }
 
 fn encode(seed: &[u8; SEED_LEN], expiration: u32) -> [u8; RECORD_LEN] {
@@ -227,10 +212,7 @@ fn decode(record: &[u8; RECORD_LEN]) -> ([u8; SEED_LEN], u32) {
 
 /// Replace `path` with a file of `entries` (sorted by expiration, not by hash order): write a
 /// temporary copy, fsync it, rename it over, and return `path` opened for appending.
-fn write_compacted(
-    path: &Path,
-    entries: &BinaryHeap<Reverse<(u32, [u8; SEED_LEN])>>,
-) -> Result<File, ReplayError> {
+fn write_compacted(path: &Path, entries: &BinaryHeap<Reverse<(u32, [u8; SEED_LEN])>>) -> Result<File, ReplayError> {
     let mut sorted: Vec<(u32, [u8; SEED_LEN])> = entries.iter().map(|&Reverse(e)| e).collect();
     sorted.sort_unstable();
     let mut bytes = Vec::with_capacity(sorted.len() * RECORD_LEN);
@@ -247,10 +229,7 @@ fn write_compacted(
     if let Some(dir) = path.parent().and_then(|d| File::open(d).ok()) {
         let _ = dir.sync_all();
     }
-    OpenOptions::new()
-        .append(true)
-        .open(path)
-        .map_err(fail(path, "cannot open for appending"))
+    OpenOptions::new().append(true).open(path).map_err(fail(path, "cannot open for appending"))
 }
 
 impl Log {
@@ -378,11 +357,7 @@ mod tests {
             let now = NOW + u64::from(n) * 10;
             assert_eq!(offer(&mut c, n, now as u32 + 5, now), "ok");
         }
-        assert!(
-            file_len(&dir) <= 8 * RECORD_LEN as u64,
-            "{}",
-            file_len(&dir)
-        );
+        assert!(file_len(&dir) <= 8 * RECORD_LEN as u64, "{}", file_len(&dir));
         let c = ReplayCache::open(dir.path(), 4, NOW + 390).unwrap();
         assert!(c.contains(&[39; SEED_LEN]));
     }

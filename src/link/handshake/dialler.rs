@@ -8,8 +8,8 @@ use rand_chacha::ChaCha20Rng;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 
 use super::{
-    blinding_rng, sign, split, transcript_hash, verify, Established, HandshakeError, Message,
-    PeerIdentity, Progress, MSG1_LEN, MSG2_LEN, SIG_LEN,
+    blinding_rng, sign, split, transcript_hash, verify, Established, HandshakeError, Message, PeerIdentity, Progress,
+    MSG1_LEN, MSG2_LEN, SIG_LEN,
 };
 use crate::crypto::Engine;
 use crate::link::codec::LinkCodec;
@@ -72,16 +72,7 @@ impl Dialler {
         msg1.extend_from_slice(&identity.to_bytes());
         msg1.extend_from_slice(&public);
         let rng = blinding_rng(rng);
-        let d = Dialler {
-            local,
-            peer,
-            peer_key,
-            secret,
-            public,
-            msg2: Message::new(),
-            rng,
-            over: false,
-        };
+        let d = Dialler { local, peer, peer_key, secret, public, msg2: Message::new(), rng, over: false };
         Ok((d, msg1))
     }
 
@@ -96,47 +87,25 @@ impl Dialler {
         };
         self.over = true;
         let (their_public, mut sig) = split::<DH_LEN, SIG_LEN>(msg2);
-        let z = self
-            .secret
-            .agree(&their_public)
-            .map_err(|source| HandshakeError::BadDhValue { message: 2, source })?;
+        let z = self.secret.agree(&their_public).map_err(|source| HandshakeError::BadDhValue { message: 2, source })?;
         let keys = z.link_keys();
         let mut tx = Engine::des_ofb(&keys.dialler_to_listener);
         let mut rx = Engine::des_ofb(&keys.listener_to_dialler);
 
         rx.apply(&mut sig);
-        if !verify(
-            &self.peer_key,
-            transcript_hash(&their_public, &self.public),
-            &sig,
-        ) {
-            return Err(HandshakeError::BadSignature {
-                message: 2,
-                signer: self.peer,
-            });
+        if !verify(&self.peer_key, transcript_hash(&their_public, &self.public), &sig) {
+            return Err(HandshakeError::BadSignature { message: 2, signer: self.peer });
         }
         let send = match &self.local {
             None => Vec::new(),
             Some((_, key)) => {
-                let mut sig = sign(
-                    key,
-                    &mut self.rng,
-                    transcript_hash(&self.public, &their_public),
-                    3,
-                )?;
+                let mut sig = sign(key, &mut self.rng, transcript_hash(&self.public, &their_public), 3)?;
                 tx.apply(&mut sig);
                 sig.to_vec()
             }
         };
-        let established = Established {
-            peer: PeerIdentity::Router(self.peer),
-            codec: LinkCodec::new(tx, rx),
-        };
-        Ok(Progress {
-            consumed,
-            send,
-            established: Some(established),
-        })
+        let established = Established { peer: PeerIdentity::Router(self.peer), codec: LinkCodec::new(tx, rx) };
+        Ok(Progress { consumed, send, established: Some(established) })
     }
 
     /// The error to log when the caller gives up (EOF or the 10 s timeout).
@@ -144,19 +113,12 @@ impl Dialler {
         if self.over {
             return HandshakeError::Over;
         }
-        HandshakeError::Incomplete {
-            message: 2,
-            have: self.msg2.have,
-            need: MSG2_LEN,
-        }
+        HandshakeError::Incomplete { message: 2, have: self.msg2.have, need: MSG2_LEN }
     }
 }
 
 impl std::fmt::Debug for Dialler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dialler")
-            .field("peer", &self.peer)
-            .field("over", &self.over)
-            .finish_non_exhaustive()
+        f.debug_struct("Dialler").field("peer", &self.peer).field("over", &self.over).finish_non_exhaustive()
     }
 }

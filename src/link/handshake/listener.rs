@@ -9,8 +9,8 @@ use rand_chacha::ChaCha20Rng;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 
 use super::{
-    blinding_rng, sign, split, transcript_hash, verify, Established, HandshakeError, Message,
-    PeerIdentity, Progress, IDENTITY_LEN, MSG1_LEN, MSG2_LEN, MSG3_LEN,
+    blinding_rng, sign, split, transcript_hash, verify, Established, HandshakeError, Message, PeerIdentity, Progress,
+    IDENTITY_LEN, MSG1_LEN, MSG2_LEN, MSG3_LEN,
 };
 use crate::crypto::Engine;
 use crate::link::codec::LinkCodec;
@@ -58,17 +58,8 @@ impl Listener {
         Listener::with_secret(key, DhSecret::from_exponent_bytes(y), rng)
     }
 
-    fn with_secret(
-        key: Arc<RsaPrivateKey>,
-        secret: DhSecret,
-        rng: &mut (impl RngCore + CryptoRng),
-    ) -> Listener {
-        Listener {
-            key,
-            secret,
-            rng: blinding_rng(rng),
-            state: ListenerState::AwaitMsg1(Message::new()),
-        }
+    fn with_secret(key: Arc<RsaPrivateKey>, secret: DhSecret, rng: &mut (impl RngCore + CryptoRng)) -> Listener {
+        Listener { key, secret, rng: blinding_rng(rng), state: ListenerState::AwaitMsg1(Message::new()) }
     }
 
     /// Feed bytes received from the dialler. `lookup_key` returns the public key the
@@ -104,30 +95,13 @@ impl Listener {
                     return Ok(Progress::pending(consumed));
                 };
                 let mut sig = *sig;
-                let AwaitMsg3 {
-                    dialler,
-                    dialler_key,
-                    publics,
-                    tx,
-                    mut rx,
-                    ..
-                } = *wait;
+                let AwaitMsg3 { dialler, dialler_key, publics, tx, mut rx, .. } = *wait;
                 rx.apply(&mut sig);
                 if !verify(&dialler_key, transcript_hash(&publics.0, &publics.1), &sig) {
-                    return Err(HandshakeError::BadSignature {
-                        message: 3,
-                        signer: dialler,
-                    });
+                    return Err(HandshakeError::BadSignature { message: 3, signer: dialler });
                 }
-                let established = Established {
-                    peer: PeerIdentity::Router(dialler),
-                    codec: LinkCodec::new(tx, rx),
-                };
-                Ok(Progress {
-                    consumed,
-                    send: Vec::new(),
-                    established: Some(established),
-                })
+                let established = Established { peer: PeerIdentity::Router(dialler), codec: LinkCodec::new(tx, rx) };
+                Ok(Progress { consumed, send: Vec::new(), established: Some(established) })
             }
             ListenerState::Over => Err(HandshakeError::Over),
         }
@@ -143,36 +117,22 @@ impl Listener {
         let peer = PeerIdentity::from_bytes(&identity);
         let dialler_key = match peer {
             PeerIdentity::Anonymous => None,
-            PeerIdentity::Router(addr) => Some((
-                addr,
-                lookup_key(addr).ok_or(HandshakeError::UnknownIdentity(addr))?,
-            )),
+            PeerIdentity::Router(addr) => Some((addr, lookup_key(addr).ok_or(HandshakeError::UnknownIdentity(addr))?)),
         };
-        let z = self
-            .secret
-            .agree(&their_public)
-            .map_err(|source| HandshakeError::BadDhValue { message: 1, source })?;
+        let z = self.secret.agree(&their_public).map_err(|source| HandshakeError::BadDhValue { message: 1, source })?;
         let keys = z.link_keys();
         let mut tx = Engine::des_ofb(&keys.listener_to_dialler);
         let rx = Engine::des_ofb(&keys.dialler_to_listener);
         let our_public = self.secret.public_value();
 
-        let mut sig = sign(
-            &self.key,
-            &mut self.rng,
-            transcript_hash(&our_public, &their_public),
-            2,
-        )?;
+        let mut sig = sign(&self.key, &mut self.rng, transcript_hash(&our_public, &their_public), 2)?;
         tx.apply(&mut sig);
         let mut send = Vec::with_capacity(MSG2_LEN);
         send.extend_from_slice(&our_public);
         send.extend_from_slice(&sig);
 
         let established = match dialler_key {
-            None => Some(Established {
-                peer,
-                codec: LinkCodec::new(tx, rx),
-            }),
+            None => Some(Established { peer, codec: LinkCodec::new(tx, rx) }),
             Some((dialler, dialler_key)) => {
                 self.state = ListenerState::AwaitMsg3(Box::new(AwaitMsg3 {
                     dialler,
@@ -185,26 +145,16 @@ impl Listener {
                 None
             }
         };
-        Ok(Progress {
-            consumed: 0,
-            send,
-            established,
-        })
+        Ok(Progress { consumed: 0, send, established })
     }
 
     /// The error to log when the caller gives up (EOF or the 10 s timeout).
     pub fn incomplete(&self) -> HandshakeError {
         match &self.state {
-            ListenerState::AwaitMsg1(m) => HandshakeError::Incomplete {
-                message: 1,
-                have: m.have,
-                need: MSG1_LEN,
-            },
-            ListenerState::AwaitMsg3(wait) => HandshakeError::Incomplete {
-                message: 3,
-                have: wait.msg3.have,
-                need: MSG3_LEN,
-            },
+            ListenerState::AwaitMsg1(m) => HandshakeError::Incomplete { message: 1, have: m.have, need: MSG1_LEN },
+            ListenerState::AwaitMsg3(wait) => {
+                HandshakeError::Incomplete { message: 3, have: wait.msg3.have, need: MSG3_LEN }
+            }
             ListenerState::Over => HandshakeError::Over,
         }
     }
@@ -212,8 +162,6 @@ impl Listener {
 
 impl std::fmt::Debug for Listener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Listener")
-            .field("incomplete", &self.incomplete())
-            .finish_non_exhaustive()
+        f.debug_struct("Listener").field("incomplete", &self.incomplete()).finish_non_exhaustive()
     }
 }

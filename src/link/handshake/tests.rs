@@ -16,15 +16,12 @@ const DIALLER: &str = "127.0.0.1:9002";
 
 fn keys() -> Vec<Arc<RsaPrivateKey>> {
     let v: serde_json::Value =
-        serde_json::from_str(include_str!("../../../tests/vectors/onions.json"))
-            .expect("vector file");
+        serde_json::from_str(include_str!("../../../tests/vectors/onions.json")).expect("vector file");
     v["keys_pkcs8_pem"]
         .as_array()
         .expect("key list")
         .iter()
-        .map(|p| {
-            Arc::new(private_key_from_pem(p.as_str().expect("pem"), "onions.json").expect("key"))
-        })
+        .map(|p| Arc::new(private_key_from_pem(p.as_str().expect("pem"), "onions.json").expect("key")))
         .collect()
 }
 
@@ -56,11 +53,7 @@ fn feed(
         if p.established.is_some() {
             return Ok((p.established, sent, consumed));
         }
-        assert_eq!(
-            p.consumed,
-            chunk.len(),
-            "consumes everything while incomplete"
-        );
+        assert_eq!(p.consumed, chunk.len(), "consumes everything while incomplete");
     }
     Ok((None, sent, consumed))
 }
@@ -93,8 +86,7 @@ fn router_handshake_whole_and_byte_by_byte() {
     for step in [1, 7, 100, 1000] {
         let mut r = rng();
         let local = Some((addr(DIALLER), k[0].clone()));
-        let (mut d, msg1) =
-            Dialler::new(local, addr("127.0.0.1:9001"), k[1].to_public_key(), &mut r).unwrap();
+        let (mut d, msg1) = Dialler::new(local, addr("127.0.0.1:9001"), k[1].to_public_key(), &mut r).unwrap();
         assert_eq!(msg1.len(), MSG1_LEN);
         assert_eq!(&msg1[..IDENTITY_LEN], &[127, 0, 0, 1, 0x23, 0x2a]);
         let mut l = Listener::new(k[1].clone(), &mut r);
@@ -103,22 +95,12 @@ fn router_handshake_whole_and_byte_by_byte() {
         let (done, msg2, _) = feed(|b| l.read(b, &lookup), &msg1, step).unwrap();
         assert!(done.is_none());
         assert_eq!(msg2.len(), MSG2_LEN);
-        assert!(matches!(
-            l.incomplete(),
-            HandshakeError::Incomplete {
-                message: 3,
-                have: 0,
-                ..
-            }
-        ));
+        assert!(matches!(l.incomplete(), HandshakeError::Incomplete { message: 3, have: 0, .. }));
 
         let (done, msg3, used) = feed(|b| d.read(b), &msg2, step).unwrap();
         let mut dialler_end = done.expect("dialler established");
         assert_eq!((used, msg3.len()), (MSG2_LEN, MSG3_LEN));
-        assert_eq!(
-            dialler_end.peer,
-            PeerIdentity::Router(addr("127.0.0.1:9001"))
-        );
+        assert_eq!(dialler_end.peer, PeerIdentity::Router(addr("127.0.0.1:9001")));
         assert_eq!(d.read(&[0]).unwrap_err(), HandshakeError::Over);
 
         // Message 3 followed by a cell in the same input: the listener takes only message 3.
@@ -131,10 +113,7 @@ fn router_handshake_whole_and_byte_by_byte() {
         assert_eq!(used, MSG3_LEN);
         assert_eq!(listener_end.peer, PeerIdentity::Router(addr(DIALLER)));
         let mut got = Vec::new();
-        listener_end
-            .codec
-            .decode(&input[MSG3_LEN..], &mut got)
-            .unwrap();
+        listener_end.codec.decode(&input[MSG3_LEN..], &mut got).unwrap();
         assert_eq!(got, vec![cell]);
         assert_codecs_talk(&mut dialler_end.codec, &mut listener_end.codec);
     }
@@ -144,8 +123,7 @@ fn router_handshake_whole_and_byte_by_byte() {
 fn anonymous_client_sends_no_message_3_and_needs_no_lookup() {
     let k = keys();
     let mut r = rng();
-    let (mut d, msg1) =
-        Dialler::new(None, addr("127.0.0.1:9001"), k[1].to_public_key(), &mut r).unwrap();
+    let (mut d, msg1) = Dialler::new(None, addr("127.0.0.1:9001"), k[1].to_public_key(), &mut r).unwrap();
     assert_eq!(&msg1[..IDENTITY_LEN], &[0; IDENTITY_LEN]);
     let mut l = Listener::new(k[1].clone(), &mut r);
     let called = Flag::new(false);
@@ -158,9 +136,7 @@ fn anonymous_client_sends_no_message_3_and_needs_no_lookup() {
     let p = l.read(&input, &lookup).unwrap();
     assert!(!called.get());
     assert_eq!(p.consumed, MSG1_LEN);
-    let mut listener_end = p
-        .established
-        .expect("anonymous established after message 1");
+    let mut listener_end = p.established.expect("anonymous established after message 1");
     assert_eq!(listener_end.peer, PeerIdentity::Anonymous);
 
     let (done, msg3, _) = feed(|b| d.read(b), &p.send, 1).unwrap();
@@ -173,16 +149,12 @@ fn anonymous_client_sends_no_message_3_and_needs_no_lookup() {
 fn wrong_listener_key_is_a_bad_signature() {
     let k = keys();
     let mut r = rng();
-    let (mut d, msg1) =
-        Dialler::new(None, addr("127.0.0.1:9001"), k[2].to_public_key(), &mut r).unwrap();
+    let (mut d, msg1) = Dialler::new(None, addr("127.0.0.1:9001"), k[2].to_public_key(), &mut r).unwrap();
     let mut l = Listener::new(k[1].clone(), &mut r);
     let p = l.read(&msg1, &|_| None).unwrap();
     assert_eq!(
         d.read(&p.send).unwrap_err(),
-        HandshakeError::BadSignature {
-            message: 2,
-            signer: addr("127.0.0.1:9001")
-        }
+        HandshakeError::BadSignature { message: 2, signer: addr("127.0.0.1:9001") }
     );
 }
 
@@ -192,8 +164,7 @@ fn wrong_or_tampered_dialler_signature_is_refused() {
     for tamper in [false, true] {
         let mut r = rng();
         let local = Some((addr(DIALLER), k[0].clone()));
-        let (mut d, msg1) =
-            Dialler::new(local, addr("127.0.0.1:9001"), k[1].to_public_key(), &mut r).unwrap();
+        let (mut d, msg1) = Dialler::new(local, addr("127.0.0.1:9001"), k[1].to_public_key(), &mut r).unwrap();
         let mut l = Listener::new(k[1].clone(), &mut r);
         // Untampered: the neighbours file lists the wrong key for the dialler.
         let listed = if tamper { k[0].clone() } else { k[3].clone() };
@@ -204,13 +175,7 @@ fn wrong_or_tampered_dialler_signature_is_refused() {
             msg3[MSG3_LEN - 1] ^= 1;
         }
         let err = l.read(&msg3, &lookup).unwrap_err();
-        assert_eq!(
-            err,
-            HandshakeError::BadSignature {
-                message: 3,
-                signer: addr(DIALLER)
-            }
-        );
+        assert_eq!(err, HandshakeError::BadSignature { message: 3, signer: addr(DIALLER) });
         assert_eq!(l.read(&[], &lookup).unwrap_err(), HandshakeError::Over);
     }
 }
@@ -219,17 +184,10 @@ fn wrong_or_tampered_dialler_signature_is_refused() {
 fn tampered_message_2_is_refused() {
     let k = keys();
     let mut r = rng();
-    let (mut d, msg1) =
-        Dialler::new(None, addr("127.0.0.1:9001"), k[1].to_public_key(), &mut r).unwrap();
-    let mut msg2 = Listener::new(k[1].clone(), &mut r)
-        .read(&msg1, &|_| None)
-        .unwrap()
-        .send;
+    let (mut d, msg1) = Dialler::new(None, addr("127.0.0.1:9001"), k[1].to_public_key(), &mut r).unwrap();
+    let mut msg2 = Listener::new(k[1].clone(), &mut r).read(&msg1, &|_| None).unwrap().send;
     msg2[DH_LEN + 5] ^= 0x10;
-    assert!(matches!(
-        d.read(&msg2),
-        Err(HandshakeError::BadSignature { message: 2, .. })
-    ));
+    assert!(matches!(d.read(&msg2), Err(HandshakeError::BadSignature { message: 2, .. })));
 }
 
 #[test]
@@ -237,31 +195,17 @@ fn unknown_identity_is_refused() {
     let k = keys();
     let mut r = rng();
     let stranger = addr("10.0.0.9:9005");
-    let (_, msg1) = Dialler::new(
-        Some((stranger, k[0].clone())),
-        addr("127.0.0.1:9001"),
-        k[1].to_public_key(),
-        &mut r,
-    )
-    .unwrap();
+    let (_, msg1) =
+        Dialler::new(Some((stranger, k[0].clone())), addr("127.0.0.1:9001"), k[1].to_public_key(), &mut r).unwrap();
     let mut l = Listener::new(k[1].clone(), &mut r);
-    assert_eq!(
-        l.read(&msg1, &neighbours(&k[0])).unwrap_err(),
-        HandshakeError::UnknownIdentity(stranger)
-    );
+    assert_eq!(l.read(&msg1, &neighbours(&k[0])).unwrap_err(), HandshakeError::UnknownIdentity(stranger));
 }
 
 #[test]
 fn reserved_identity_cannot_dial_as_router() {
     let k = keys();
     let local = Some((addr("0.0.0.0:0"), k[0].clone()));
-    let err = Dialler::new(
-        local,
-        addr("127.0.0.1:9001"),
-        k[1].to_public_key(),
-        &mut rng(),
-    )
-    .unwrap_err();
+    let err = Dialler::new(local, addr("127.0.0.1:9001"), k[1].to_public_key(), &mut rng()).unwrap_err();
     assert_eq!(err, HandshakeError::ReservedIdentity);
 }
 
@@ -287,27 +231,14 @@ fn out_of_range_dh_values_are_refused_both_ways() {
         msg1.extend_from_slice(&bad);
         let mut l = Listener::new(k[1].clone(), &mut r);
         let err = l.read(&msg1, &|_| None).unwrap_err();
-        assert_eq!(
-            err,
-            HandshakeError::BadDhValue {
-                message: 1,
-                source: BadPublicValue
-            }
-        );
+        assert_eq!(err, HandshakeError::BadDhValue { message: 1, source: BadPublicValue });
 
         // Dialler side: a bad g^y in message 2.
-        let (mut d, _) =
-            Dialler::new(None, addr("127.0.0.1:9001"), k[1].to_public_key(), &mut r).unwrap();
+        let (mut d, _) = Dialler::new(None, addr("127.0.0.1:9001"), k[1].to_public_key(), &mut r).unwrap();
         let mut msg2 = bad.to_vec();
         msg2.extend_from_slice(&[0; SIG_LEN]);
         let err = d.read(&msg2).unwrap_err();
-        assert_eq!(
-            err,
-            HandshakeError::BadDhValue {
-                message: 2,
-                source: BadPublicValue
-            }
-        );
+        assert_eq!(err, HandshakeError::BadDhValue { message: 2, source: BadPublicValue });
     }
 }
 
@@ -315,37 +246,15 @@ fn out_of_range_dh_values_are_refused_both_ways() {
 fn incomplete_says_where_it_stopped() {
     let k = keys();
     let mut r = rng();
-    let (mut d, msg1) =
-        Dialler::new(None, addr("127.0.0.1:9001"), k[1].to_public_key(), &mut r).unwrap();
-    assert_eq!(
-        d.incomplete(),
-        HandshakeError::Incomplete {
-            message: 2,
-            have: 0,
-            need: MSG2_LEN
-        }
-    );
+    let (mut d, msg1) = Dialler::new(None, addr("127.0.0.1:9001"), k[1].to_public_key(), &mut r).unwrap();
+    assert_eq!(d.incomplete(), HandshakeError::Incomplete { message: 2, have: 0, need: MSG2_LEN });
     let _ = d.read(&[1, 2, 3]).unwrap();
-    assert_eq!(
-        d.incomplete(),
-        HandshakeError::Incomplete {
-            message: 2,
-            have: 3,
-            need: MSG2_LEN
-        }
-    );
+    assert_eq!(d.incomplete(), HandshakeError::Incomplete { message: 2, have: 3, need: MSG2_LEN });
     let _ = d.read(&[0; MSG2_LEN]).unwrap_err();
     assert_eq!(d.incomplete(), HandshakeError::Over);
     let mut l = Listener::new(k[1].clone(), &mut r);
     let _ = l.read(&msg1[..100], &|_| None).unwrap();
-    assert_eq!(
-        l.incomplete(),
-        HandshakeError::Incomplete {
-            message: 1,
-            have: 100,
-            need: MSG1_LEN
-        }
-    );
+    assert_eq!(l.incomplete(), HandshakeError::Incomplete { message: 1, have: 100, need: MSG1_LEN });
 }
 
 #[test]
@@ -353,15 +262,9 @@ fn identity_bytes_round_trip() {
     let a = PeerIdentity::Router(addr("192.168.1.2:65535"));
     assert_eq!(a.to_bytes(), [192, 168, 1, 2, 0xff, 0xff]);
     assert_eq!(PeerIdentity::from_bytes(&a.to_bytes()), a);
-    assert_eq!(
-        PeerIdentity::from_bytes(&[0; IDENTITY_LEN]),
-        PeerIdentity::Anonymous
-    );
+    assert_eq!(PeerIdentity::from_bytes(&[0; IDENTITY_LEN]), PeerIdentity::Anonymous);
     // Only exactly 0.0.0.0:0 is anonymous.
-    assert!(matches!(
-        PeerIdentity::from_bytes(&[0, 0, 0, 0, 0, 1]),
-        PeerIdentity::Router(_)
-    ));
+    assert!(matches!(PeerIdentity::from_bytes(&[0, 0, 0, 0, 0, 1]), PeerIdentity::Router(_)));
 }
 
 proptest::proptest! {

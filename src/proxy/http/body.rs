@@ -62,10 +62,7 @@ impl BodyRelay {
             Framing::Chunked => State::SizeLine(Vec::new()),
             Framing::UntilClose => State::UntilClose,
         };
-        BodyRelay {
-            state,
-            trailer_len: 0,
-        }
+        BodyRelay { state, trailer_len: 0 }
     }
 
     /// The whole body has been relayed.
@@ -80,12 +77,7 @@ impl BodyRelay {
 
     /// Consume body bytes from `input`, appending what to forward to `out`; trailer fields go
     /// through `policy`. Returns the bytes consumed: all of `input` unless the body ended in it.
-    pub fn feed(
-        &mut self,
-        input: &[u8],
-        out: &mut Vec<u8>,
-        policy: &FieldPolicy,
-    ) -> Result<usize, BodyError> {
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, policy: &FieldPolicy) -> Result<usize, BodyError> {
         let mut used = 0;
         while used < input.len() {
             let rest = &input[used..];
@@ -128,10 +120,7 @@ impl BodyRelay {
                         let size = parse_chunk_size(line)?;
                         out.extend_from_slice(format!("{size:x}\r\n").as_bytes());
                         self.state = match size {
-                            0 => State::Trailer {
-                                line: Vec::new(),
-                                keep: false,
-                            },
+                            0 => State::Trailer { line: Vec::new(), keep: false },
                             n => State::Data(n),
                         };
                     }
@@ -190,10 +179,7 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, BodyError> {
         return Err(BodyError::BadChunkSize);
     }
     let after = &line[digits..];
-    let after = &after[after
-        .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count()..];
+    let after = &after[after.iter().take_while(|&&b| b == b' ' || b == b'\t').count()..];
     if !after.is_empty() && after[0] != b';' {
         return Err(BodyError::BadChunkSize);
     }
@@ -202,12 +188,7 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, BodyError> {
 }
 
 /// Handle one complete trailer line; returns true at the empty line that ends the body.
-fn trailer_line(
-    line: &[u8],
-    keep: &mut bool,
-    out: &mut Vec<u8>,
-    policy: &FieldPolicy,
-) -> Result<bool, BodyError> {
+fn trailer_line(line: &[u8], keep: &mut bool, out: &mut Vec<u8>, policy: &FieldPolicy) -> Result<bool, BodyError> {
     if line.is_empty() {
         out.extend_from_slice(b"\r\n");
         return Ok(true);
@@ -235,11 +216,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn relay_all(
-        framing: Framing,
-        input: &[u8],
-        step: usize,
-    ) -> Result<(Vec<u8>, usize, bool), BodyError> {
+    fn relay_all(framing: Framing, input: &[u8], step: usize) -> Result<(Vec<u8>, usize, bool), BodyError> {
         let policy = FieldPolicy::new(Direction::Response, true, std::iter::empty());
         let mut relay = BodyRelay::new(framing);
         let (mut out, mut used) = (Vec::new(), 0);
@@ -268,10 +245,7 @@ mod tests {
         let body = b"5;name=x\r\nhello\r\nA \r\n0123456789\r\n0\r\nExpires: never\r\nSet-Cookie: id=1\r\n \tcontinued\r\n\r\nNEXT";
         for step in [1, 2, 7, 1000] {
             let (out, used, done) = relay_all(Framing::Chunked, body, step).unwrap();
-            assert_eq!(
-                String::from_utf8_lossy(&out),
-                "5\r\nhello\r\na\r\n0123456789\r\n0\r\nExpires: never\r\n\r\n"
-            );
+            assert_eq!(String::from_utf8_lossy(&out), "5\r\nhello\r\na\r\n0123456789\r\n0\r\nExpires: never\r\n\r\n");
             assert_eq!(used, body.len() - 4);
             assert!(done);
         }
@@ -279,32 +253,14 @@ mod tests {
 
     #[test]
     fn chunked_errors() {
-        assert_eq!(
-            relay_all(Framing::Chunked, b"zz\r\n", 1),
-            Err(BodyError::BadChunkSize)
-        );
-        assert_eq!(
-            relay_all(Framing::Chunked, b"\r\n", 1),
-            Err(BodyError::BadChunkSize)
-        );
-        assert_eq!(
-            relay_all(Framing::Chunked, b"11111111111111111\r\n", 4),
-            Err(BodyError::BadChunkSize)
-        );
-        assert_eq!(
-            relay_all(Framing::Chunked, b"2\r\nabX", 1),
-            Err(BodyError::BadChunkEnd)
-        );
-        assert_eq!(
-            relay_all(Framing::Chunked, b"0\r\nbad trailer\r\n", 1),
-            Err(BodyError::BadTrailer)
-        );
+        assert_eq!(relay_all(Framing::Chunked, b"zz\r\n", 1), Err(BodyError::BadChunkSize));
+        assert_eq!(relay_all(Framing::Chunked, b"\r\n", 1), Err(BodyError::BadChunkSize));
+        assert_eq!(relay_all(Framing::Chunked, b"11111111111111111\r\n", 4), Err(BodyError::BadChunkSize));
+        assert_eq!(relay_all(Framing::Chunked, b"2\r\nabX", 1), Err(BodyError::BadChunkEnd));
+        assert_eq!(relay_all(Framing::Chunked, b"0\r\nbad trailer\r\n", 1), Err(BodyError::BadTrailer));
         let mut long = b"1;".to_vec();
         long.resize(CHUNK_LINE_LIMIT + 2, b'x');
-        assert_eq!(
-            relay_all(Framing::Chunked, &long, 1000),
-            Err(BodyError::ChunkLineTooLong)
-        );
+        assert_eq!(relay_all(Framing::Chunked, &long, 1000), Err(BodyError::ChunkLineTooLong));
     }
 
     #[test]

@@ -17,11 +17,8 @@ impl HttpSession {
     fn dispatch(&mut self, request: ProxyRequest) -> Result<(), ProxyRequest> {
         let out = &mut self.out;
         if request.connect {
-            let up = self
-                .upstreams
-                .open(out, request.host.clone(), request.port, Protocol::Tcp);
-            self.exchanges
-                .push_back(Exchange::new(Kind::Tunnel { up }, &request));
+            let up = self.upstreams.open(out, request.host.clone(), request.port, Protocol::Tcp);
+            self.exchanges.push_back(Exchange::new(Kind::Tunnel { up }, &request));
             self.client = ClientState::Connect;
             return Ok(());
         }
@@ -38,23 +35,14 @@ impl HttpSession {
                         None => return Err(request),
                     }
                 }
-                (
-                    self.upstreams
-                        .open(out, request.host.clone(), request.port, Protocol::Http),
-                    false,
-                )
+                (self.upstreams.open(out, request.host.clone(), request.port, Protocol::Http), false)
             }
         };
         self.upstreams.write(out, up, &request.head);
         // A reused connection may have been closed by the server just now: a request without a
         // body can then be sent again, once, on a fresh connection.
         let retry = (reused && request.framing == Framing::Empty).then(|| request.head.clone());
-        let kind = Kind::Remote {
-            up,
-            head_method: request.head_method,
-            body: None,
-            retry,
-        };
+        let kind = Kind::Remote { up, head_method: request.head_method, body: None, retry };
         self.exchanges.push_back(Exchange::new(kind, &request));
         self.client = match request.framing {
             Framing::Empty if request.keep_alive => ClientState::Heads,
@@ -62,11 +50,7 @@ impl HttpSession {
             framing => ClientState::Body {
                 up,
                 relay: BodyRelay::new(framing),
-                policy: FieldPolicy::new(
-                    Direction::Request,
-                    self.config.filter,
-                    std::iter::empty(),
-                ),
+                policy: FieldPolicy::new(Direction::Request, self.config.filter, std::iter::empty()),
                 keep_alive: request.keep_alive,
             },
         };
@@ -77,12 +61,7 @@ impl HttpSession {
     pub(super) fn drive_client(&mut self) -> bool {
         match &mut self.client {
             ClientState::Done | ClientState::Connect => false,
-            ClientState::Body {
-                up,
-                relay,
-                policy,
-                keep_alive,
-            } => {
+            ClientState::Body { up, relay, policy, keep_alive } => {
                 let mut body = Vec::new();
                 match relay.feed(&self.input, &mut body, policy) {
                     Ok(n) => {
@@ -90,11 +69,7 @@ impl HttpSession {
                         self.upstreams.write(&mut self.out, *up, &body);
                         self.input.drain(..n);
                         if done {
-                            self.client = if *keep_alive {
-                                ClientState::Heads
-                            } else {
-                                ClientState::Done
-                            };
+                            self.client = if *keep_alive { ClientState::Heads } else { ClientState::Done };
                         }
                         n > 0 || done
                     }
@@ -107,9 +82,7 @@ impl HttpSession {
             }
             ClientState::Heads => {
                 if let Some(request) = self.held.take() {
-                    let sent = self
-                        .dispatch(request)
-                        .map_err(|request| self.held = Some(request));
+                    let sent = self.dispatch(request).map_err(|request| self.held = Some(request));
                     return sent.is_ok();
                 }
                 if self.exchanges.len() >= MAX_PIPELINE || self.input.is_empty() {
@@ -127,13 +100,7 @@ impl HttpSession {
                     Err(e) => {
                         log::debug!("http proxy: refused request: {e}");
                         let (code, reason) = e.status();
-                        self.exchanges.push_back(Exchange::local(
-                            code,
-                            reason,
-                            &e.to_string(),
-                            false,
-                            1,
-                        ));
+                        self.exchanges.push_back(Exchange::local(code, reason, &e.to_string(), false, 1));
                         self.client = ClientState::Done;
                         self.input.clear();
                         true
@@ -158,8 +125,7 @@ impl HttpSession {
         if last.started {
             self.abort();
         } else {
-            self.exchanges
-                .push_back(Exchange::local(400, "Bad Request", text, false, last.minor));
+            self.exchanges.push_back(Exchange::local(400, "Bad Request", text, false, last.minor));
         }
     }
 }

@@ -31,12 +31,7 @@ pub enum Kind {
     Local { response: Vec<u8>, close: bool },
     /// From the destination over `up`; `body` is set once the final head is relayed; `retry`
     /// keeps a body-less request that may be sent once more on a fresh connection.
-    Remote {
-        up: UpstreamId,
-        head_method: bool,
-        body: Option<ResponseBody>,
-        retry: Option<Vec<u8>>,
-    },
+    Remote { up: UpstreamId, head_method: bool, body: Option<ResponseBody>, retry: Option<Vec<u8>> },
     /// A `CONNECT` tunnel waiting to be established.
     Tunnel { up: UpstreamId },
 }
@@ -55,26 +50,13 @@ pub struct Exchange {
 
 impl Exchange {
     pub fn new(kind: Kind, request: &ProxyRequest) -> Self {
-        Exchange {
-            kind,
-            keep_alive: request.keep_alive,
-            minor: request.minor_version,
-            started: false,
-        }
+        Exchange { kind, keep_alive: request.keep_alive, minor: request.minor_version, started: false }
     }
 
     /// A response made by the proxy; `close` ends the client connection after it.
     pub fn local(code: u16, reason: &str, text: &str, keep_alive: bool, minor: u8) -> Self {
         let response = local_response(code, reason, text, !keep_alive, minor);
-        Exchange {
-            kind: Kind::Local {
-                response,
-                close: !keep_alive,
-            },
-            keep_alive,
-            minor,
-            started: false,
-        }
+        Exchange { kind: Kind::Local { response, close: !keep_alive }, keep_alive, minor, started: false }
     }
 }
 
@@ -102,29 +84,14 @@ pub enum RemoteStep {
 }
 
 /// Relay as much of the response of `ex` (the oldest exchange) as `up` holds.
-pub fn drive_remote(
-    ex: &mut Exchange,
-    up: &mut Upstream,
-    out: &mut Outbox,
-    filter: bool,
-) -> RemoteStep {
-    let Kind::Remote {
-        head_method,
-        body,
-        retry,
-        ..
-    } = &mut ex.kind
-    else {
+pub fn drive_remote(ex: &mut Exchange, up: &mut Upstream, out: &mut Outbox, filter: bool) -> RemoteStep {
+    let Kind::Remote { head_method, body, retry, .. } = &mut ex.kind else {
         return RemoteStep::Wait;
     };
     match up.status {
         None => return RemoteStep::Wait,
         Some(Status::Ok) => {}
-        Some(status) => {
-            return RemoteStep::Failed {
-                text: status_text(status),
-            }
-        }
+        Some(status) => return RemoteStep::Failed { text: status_text(status) },
     }
     let Some(body) = body else {
         return match parse_response(&up.inbuf, filter, *head_method) {
@@ -150,24 +117,15 @@ pub fn drive_remote(
                 ex.started = true;
                 let relay = BodyRelay::new(resp.framing);
                 let reusable = resp.server_keep_alive;
-                *body = Some(ResponseBody {
-                    relay,
-                    policy: resp.policy,
-                    reusable,
-                    close_client,
-                });
+                *body = Some(ResponseBody { relay, policy: resp.policy, reusable, close_client });
                 RemoteStep::Progress
             }
             Ok(None) if up.eof => match retry.take() {
                 Some(head) if up.inbuf.is_empty() => RemoteStep::Retry { head },
-                _ => RemoteStep::Failed {
-                    text: "the destination closed the connection without a response".into(),
-                },
+                _ => RemoteStep::Failed { text: "the destination closed the connection without a response".into() },
             },
             Ok(None) => RemoteStep::Wait,
-            Err(e) => RemoteStep::Failed {
-                text: format!("bad response from the destination: {e}"),
-            },
+            Err(e) => RemoteStep::Failed { text: format!("bad response from the destination: {e}") },
         };
     };
     let mut chunk = Vec::new();
@@ -177,21 +135,11 @@ pub fn drive_remote(
             out.send_client(&chunk);
             if body.relay.is_done() {
                 let reusable = body.reusable && up.inbuf.is_empty() && !up.eof;
-                RemoteStep::Complete {
-                    reusable,
-                    close_client: body.close_client,
-                }
+                RemoteStep::Complete { reusable, close_client: body.close_client }
             } else if up.eof && body.relay.until_close() && !up.reset {
-                RemoteStep::Complete {
-                    reusable: false,
-                    close_client: true,
-                }
+                RemoteStep::Complete { reusable: false, close_client: true }
             } else if up.eof {
-                log::debug!(
-                    "http proxy: response from {}:{} cut short",
-                    up.host,
-                    up.port
-                );
+                log::debug!("http proxy: response from {}:{} cut short", up.host, up.port);
                 RemoteStep::Abort
             } else if n > 0 {
                 RemoteStep::Progress
@@ -200,11 +148,7 @@ pub fn drive_remote(
             }
         }
         Err(e) => {
-            log::debug!(
-                "http proxy: bad response body from {}:{}: {e}",
-                up.host,
-                up.port
-            );
+            log::debug!("http proxy: bad response body from {}:{}: {e}", up.host, up.port);
             RemoteStep::Abort
         }
     }
@@ -254,8 +198,7 @@ impl HttpSession {
                         }
                         other => {
                             let status = other.and_then(|(s, _)| s).unwrap_or(Status::RouteFailed);
-                            *ex =
-                                Exchange::local(502, "Bad Gateway", &status_text(status), false, 1);
+                            *ex = Exchange::local(502, "Bad Gateway", &status_text(status), false, 1);
                             self.upstreams.unbusy(&mut self.out, up, false);
                             progress = true;
                             continue;
@@ -265,22 +208,13 @@ impl HttpSession {
                 Kind::Remote { up, .. } => *up,
             };
             let Some(upstream) = self.upstreams.get_mut(up) else {
-                *ex = Exchange::local(
-                    502,
-                    "Bad Gateway",
-                    &status_text(Status::RouteFailed),
-                    ex.keep_alive,
-                    ex.minor,
-                );
+                *ex = Exchange::local(502, "Bad Gateway", &status_text(Status::RouteFailed), ex.keep_alive, ex.minor);
                 continue;
             };
             match drive_remote(ex, upstream, &mut self.out, self.config.filter) {
                 RemoteStep::Wait => return progress,
                 RemoteStep::Progress => {}
-                RemoteStep::Complete {
-                    reusable,
-                    close_client,
-                } => {
+                RemoteStep::Complete { reusable, close_client } => {
                     self.exchanges.pop_front();
                     self.upstreams.unbusy(&mut self.out, up, reusable);
                     if close_client {
@@ -291,9 +225,7 @@ impl HttpSession {
                 RemoteStep::Retry { head } => {
                     let (host, port) = (upstream.host.clone(), upstream.port);
                     self.upstreams.unbusy(&mut self.out, up, false);
-                    let fresh = self
-                        .upstreams
-                        .open(&mut self.out, host, port, Protocol::Http);
+                    let fresh = self.upstreams.open(&mut self.out, host, port, Protocol::Http);
                     self.upstreams.write(&mut self.out, fresh, &head);
                     if let Kind::Remote { up, .. } = &mut ex.kind {
                         *up = fresh;
@@ -316,8 +248,7 @@ impl HttpSession {
 
     fn establish_tunnel(&mut self, up: Id) {
         self.exchanges.clear();
-        self.out
-            .send_client(b"HTTP/1.1 200 Connection established\r\n\r\n");
+        self.out.send_client(b"HTTP/1.1 200 Connection established\r\n\r\n");
         let mut relay = Relay::new(up);
         relay.client_data(&mut self.out, &std::mem::take(&mut self.input));
         if let Some(u) = self.upstreams.get_mut(up) {

@@ -9,15 +9,7 @@ const HOP_BY_HOP: &[&str] = &["connection", "keep-alive", "te", "trailer", "upgr
 /// Prefix of the proxy fields (`Proxy-Connection`, `Proxy-Authorization`, ...); never forwarded.
 const PROXY_PREFIX: &str = "proxy-";
 /// Identifying request fields dropped by the privacy filter.
-const PRIVATE_REQUEST: &[&str] = &[
-    "cookie",
-    "from",
-    "referer",
-    "authorization",
-    "forwarded",
-    "x-forwarded-for",
-    "via",
-];
+const PRIVATE_REQUEST: &[&str] = &["cookie", "from", "referer", "authorization", "forwarded", "x-forwarded-for", "via"];
 /// Tracking response fields dropped by the privacy filter.
 const PRIVATE_RESPONSE: &[&str] = &["set-cookie", "set-cookie2"];
 /// Fields that frame the message; a `Connection` option cannot remove them.
@@ -58,11 +50,7 @@ impl FieldPolicy {
         let connection_options = list_values(fields, |name| {
             name.eq_ignore_ascii_case("connection") || name.eq_ignore_ascii_case("proxy-connection")
         });
-        FieldPolicy {
-            direction,
-            filter,
-            connection_options,
-        }
+        FieldPolicy { direction, filter, connection_options }
     }
 
     /// What to do with the field `name`.
@@ -88,9 +76,7 @@ impl FieldPolicy {
 
     /// Whether the message's `Connection` (or `Proxy-Connection`) lists `option`.
     pub fn has_connection_option(&self, option: &str) -> bool {
-        self.connection_options
-            .iter()
-            .any(|o| o.eq_ignore_ascii_case(option))
+        self.connection_options.iter().any(|o| o.eq_ignore_ascii_case(option))
     }
 
     /// Append `name: value` to `out` as this policy says (nothing if dropped).
@@ -142,29 +128,11 @@ mod tests {
 
     #[test]
     fn hop_by_hop_and_proxy_fields_always_go() {
-        let p = policy(
-            Direction::Request,
-            false,
-            &[("Connection", b"close, X-Secret")],
-        );
-        for name in [
-            "Connection",
-            "keep-alive",
-            "TE",
-            "Trailer",
-            "Upgrade",
-            "Proxy-Authorization",
-            "x-secret",
-        ] {
+        let p = policy(Direction::Request, false, &[("Connection", b"close, X-Secret")]);
+        for name in ["Connection", "keep-alive", "TE", "Trailer", "Upgrade", "Proxy-Authorization", "x-secret"] {
             assert_eq!(p.disposition(name), Disposition::Drop, "{name}");
         }
-        for name in [
-            "Accept",
-            "Cookie",
-            "User-Agent",
-            "Host",
-            "Transfer-Encoding",
-        ] {
+        for name in ["Accept", "Cookie", "User-Agent", "Host", "Transfer-Encoding"] {
             assert_eq!(p.disposition(name), Disposition::Keep, "{name}");
         }
         assert!(p.has_connection_option("CLOSE"));
@@ -172,11 +140,7 @@ mod tests {
 
     #[test]
     fn connection_cannot_remove_framing_fields() {
-        let p = policy(
-            Direction::Request,
-            true,
-            &[("Connection", b"Content-Length, transfer-encoding, Host")],
-        );
+        let p = policy(Direction::Request, true, &[("Connection", b"Content-Length, transfer-encoding, Host")]);
         assert_eq!(p.disposition("Content-Length"), Disposition::Keep);
         assert_eq!(p.disposition("Transfer-Encoding"), Disposition::Keep);
         assert_eq!(p.disposition("host"), Disposition::Keep);
@@ -185,15 +149,7 @@ mod tests {
     #[test]
     fn privacy_filter_by_direction() {
         let req = policy(Direction::Request, true, &[]);
-        for name in [
-            "Cookie",
-            "FROM",
-            "Referer",
-            "Authorization",
-            "Forwarded",
-            "X-Forwarded-For",
-            "Via",
-        ] {
+        for name in ["Cookie", "FROM", "Referer", "Authorization", "Forwarded", "X-Forwarded-For", "Via"] {
             assert_eq!(req.disposition(name), Disposition::Drop, "{name}");
         }
         assert_eq!(req.disposition("User-Agent"), Disposition::GenericUserAgent);

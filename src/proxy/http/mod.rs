@@ -58,12 +58,7 @@ enum ClientState {
     /// Reading request heads.
     Heads,
     /// Relaying a request body to `up` (discarded if that connection is gone).
-    Body {
-        up: UpstreamId,
-        relay: BodyRelay,
-        policy: FieldPolicy,
-        keep_alive: bool,
-    },
+    Body { up: UpstreamId, relay: BodyRelay, policy: FieldPolicy, keep_alive: bool },
     /// After `CONNECT`: bytes wait for the tunnel.
     Connect,
     /// No more requests are read.
@@ -229,13 +224,12 @@ impl Session for HttpSession {
         }
         match &self.client {
             ClientState::Heads => {
-                self.held.is_none()
-                    && self.exchanges.len() < MAX_PIPELINE
-                    && self.input.len() <= HEAD_LIMIT
+                self.held.is_none() && self.exchanges.len() < MAX_PIPELINE && self.input.len() <= HEAD_LIMIT
             }
-            ClientState::Body { up, .. } => self.upstreams.get(*up).map_or(true, |u| {
-                u.released || u.status.is_some() || u.pending.len() < BUFFER_LIMIT
-            }),
+            ClientState::Body { up, .. } => self
+                .upstreams
+                .get(*up)
+                .map_or(true, |u| u.released || u.status.is_some() || u.pending.len() < BUFFER_LIMIT),
             ClientState::Connect => self.input.len() < BUFFER_LIMIT,
             ClientState::Done => false,
         }
@@ -246,10 +240,7 @@ impl Session for HttpSession {
             return t.wants_upstream_data(&self.out, id);
         }
         !self.out.client_closed()
-            && self
-                .upstreams
-                .get(id)
-                .is_some_and(|u| !u.released && !u.eof && u.inbuf.len() < BUFFER_LIMIT)
+            && self.upstreams.get(id).is_some_and(|u| !u.released && !u.eof && u.inbuf.len() < BUFFER_LIMIT)
     }
 
     fn is_finished(&self) -> bool {

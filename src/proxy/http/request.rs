@@ -39,12 +39,8 @@ impl RequestError {
     /// The HTTP status code and reason phrase of the answer.
     pub fn status(&self) -> (u16, &'static str) {
         match self {
-            RequestError::HeadTooLarge | RequestError::TooManyFields => {
-                (431, "Request Header Fields Too Large")
-            }
-            RequestError::UnsupportedScheme(_) | RequestError::UnsupportedTransferCoding => {
-                (501, "Not Implemented")
-            }
+            RequestError::HeadTooLarge | RequestError::TooManyFields => (431, "Request Header Fields Too Large"),
+            RequestError::UnsupportedScheme(_) | RequestError::UnsupportedTransferCoding => (501, "Not Implemented"),
             _ => (400, "Bad Request"),
         }
     }
@@ -72,17 +68,12 @@ pub struct ProxyRequest {
 
 /// Parse one request head from the start of `buf`. `Ok(None)`: more bytes are needed.
 /// `Ok(Some((request, n)))`: the head took `n` bytes; the body (if any) follows.
-pub fn parse_request(
-    buf: &[u8],
-    filter: bool,
-) -> Result<Option<(ProxyRequest, usize)>, RequestError> {
+pub fn parse_request(buf: &[u8], filter: bool) -> Result<Option<(ProxyRequest, usize)>, RequestError> {
     let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
     let mut req = httparse::Request::new(&mut fields);
     let used = match req.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() > HEAD_LIMIT => {
-            return Err(RequestError::HeadTooLarge)
-        }
+        Ok(httparse::Status::Partial) if buf.len() > HEAD_LIMIT => return Err(RequestError::HeadTooLarge),
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(RequestError::TooManyFields),
         Err(e) => return Err(RequestError::Malformed(e)),
@@ -90,8 +81,7 @@ pub fn parse_request(
     if used > HEAD_LIMIT {
         return Err(RequestError::HeadTooLarge);
     }
-    let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version)
-    else {
+    let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version) else {
         return Err(RequestError::Malformed(httparse::Error::Token));
     };
     let fields = || req.headers.iter().map(|f| (f.name, f.value));
@@ -137,16 +127,7 @@ pub fn parse_request(
     }
     head.extend_from_slice(b"\r\n");
     let head_method = method == "HEAD";
-    let request = ProxyRequest {
-        host,
-        port,
-        connect: false,
-        head_method,
-        head,
-        framing,
-        keep_alive,
-        minor_version,
-    };
+    let request = ProxyRequest { host, port, connect: false, head_method, head, framing, keep_alive, minor_version };
     Ok(Some((request, used)))
 }
 
@@ -160,9 +141,7 @@ fn split_absolute_uri(target: &str) -> Result<(&str, String), RequestError> {
         return Err(RequestError::BadTarget(quote(target)));
     };
     let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     if !scheme_ok {
         return Err(RequestError::BadTarget(quote(target)));
     }
@@ -180,10 +159,7 @@ fn split_absolute_uri(target: &str) -> Result<(&str, String), RequestError> {
 }
 
 /// `[userinfo@]host[:port]`; the user information is dropped (it never leaves the proxy).
-fn parse_authority(
-    authority: &str,
-    default_port: Option<u16>,
-) -> Result<(Host, u16), RequestError> {
+fn parse_authority(authority: &str, default_port: Option<u16>) -> Result<(Host, u16), RequestError> {
     let bad = || RequestError::BadTarget(quote(authority));
     let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let (host, port) = match hostport.find(']') {
@@ -233,16 +209,10 @@ pub fn message_framing<'a>(
     fields: impl Iterator<Item = (&'a str, &'a [u8])> + Clone,
     response: bool,
 ) -> Result<Framing, FramingError> {
-    let codings = list_values(fields.clone(), |n| {
-        n.eq_ignore_ascii_case("transfer-encoding")
-    });
+    let codings = list_values(fields.clone(), |n| n.eq_ignore_ascii_case("transfer-encoding"));
     let lengths = list_values(fields.clone(), |n| n.eq_ignore_ascii_case("content-length"));
-    let has_te = fields
-        .clone()
-        .any(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"));
-    let has_cl = fields
-        .clone()
-        .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+    let has_te = fields.clone().any(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"));
+    let has_cl = fields.clone().any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
     if has_te {
         if has_cl && !response {
             return Err(FramingError::Ambiguous);
@@ -255,23 +225,14 @@ pub fn message_framing<'a>(
     }
     if has_cl {
         let first = lengths.first().ok_or(FramingError::BadLength)?;
-        let valid =
-            !first.is_empty() && first.len() <= 19 && first.bytes().all(|b| b.is_ascii_digit());
+        let valid = !first.is_empty() && first.len() <= 19 && first.bytes().all(|b| b.is_ascii_digit());
         if !valid || lengths.iter().any(|l| l != first) {
             return Err(FramingError::BadLength);
         }
         let n: u64 = first.parse().map_err(|_| FramingError::BadLength)?;
-        return Ok(if n == 0 {
-            Framing::Empty
-        } else {
-            Framing::Length(n)
-        });
+        return Ok(if n == 0 { Framing::Empty } else { Framing::Length(n) });
     }
-    Ok(if response {
-        Framing::UntilClose
-    } else {
-        Framing::Empty
-    })
+    Ok(if response { Framing::UntilClose } else { Framing::Empty })
 }
 
 #[cfg(test)]
@@ -282,68 +243,31 @@ mod tests {
         let raw = format!("GET {t} HTTP/1.1\r\n\r\n");
         let (r, _) = parse_request(raw.as_bytes(), true)?.ok_or(RequestError::HeadTooLarge)?;
         let head = String::from_utf8_lossy(&r.head).into_owned();
-        Ok((
-            r.host,
-            r.port,
-            head.lines().take(2).collect::<Vec<_>>().join("|"),
-        ))
+        Ok((r.host, r.port, head.lines().take(2).collect::<Vec<_>>().join("|")))
     }
 
     #[test]
     fn targets() {
         let name = |n: &str| Host::Name(n.into());
-        assert_eq!(
-            target("http://A.Example"),
-            Ok((
-                name("a.example"),
-                80,
-                "GET / HTTP/1.1|Host: a.example".into()
-            ))
-        );
+        assert_eq!(target("http://A.Example"), Ok((name("a.example"), 80, "GET / HTTP/1.1|Host: a.example".into())));
         assert_eq!(
             target("HTTP://joe:pw@a.example:8080?q"),
-            Ok((
-                name("a.example"),
-                8080,
-                "GET /?q HTTP/1.1|Host: a.example:8080".into()
-            ))
+            Ok((name("a.example"), 8080, "GET /?q HTTP/1.1|Host: a.example:8080".into()))
         );
         let v6 = Host::V6(std::net::Ipv6Addr::LOCALHOST);
-        assert_eq!(
-            target("http://[::1]:81/x"),
-            Ok((v6, 81, "GET /x HTTP/1.1|Host: [::1]:81".into()))
-        );
-        assert!(matches!(
-            target("http://a.example:0/"),
-            Err(RequestError::BadTarget(_))
-        ));
-        assert!(matches!(
-            target("http://a.example:99999/"),
-            Err(RequestError::BadTarget(_))
-        ));
+        assert_eq!(target("http://[::1]:81/x"), Ok((v6, 81, "GET /x HTTP/1.1|Host: [::1]:81".into())));
+        assert!(matches!(target("http://a.example:0/"), Err(RequestError::BadTarget(_))));
+        assert!(matches!(target("http://a.example:99999/"), Err(RequestError::BadTarget(_))));
         assert!(matches!(target("*"), Err(RequestError::BadTarget(_))));
-        assert!(
-            matches!(target("gopher://a/"), Err(RequestError::UnsupportedScheme(s)) if s == "gopher")
-        );
+        assert!(matches!(target("gopher://a/"), Err(RequestError::UnsupportedScheme(s)) if s == "gopher"));
     }
 
     #[test]
     fn keep_alive_and_framing() {
-        let parse = |raw: &str| {
-            parse_request(raw.as_bytes(), false).map(|r| r.map(|(r, _)| (r.keep_alive, r.framing)))
-        };
-        assert_eq!(
-            parse("GET http://a/ HTTP/1.1\r\n\r\n"),
-            Ok(Some((true, Framing::Empty)))
-        );
-        assert_eq!(
-            parse("GET http://a/ HTTP/1.1\r\nConnection: close\r\n\r\n"),
-            Ok(Some((false, Framing::Empty)))
-        );
-        assert_eq!(
-            parse("GET http://a/ HTTP/1.0\r\n\r\n"),
-            Ok(Some((false, Framing::Empty)))
-        );
+        let parse = |raw: &str| parse_request(raw.as_bytes(), false).map(|r| r.map(|(r, _)| (r.keep_alive, r.framing)));
+        assert_eq!(parse("GET http://a/ HTTP/1.1\r\n\r\n"), Ok(Some((true, Framing::Empty))));
+        assert_eq!(parse("GET http://a/ HTTP/1.1\r\nConnection: close\r\n\r\n"), Ok(Some((false, Framing::Empty))));
+        assert_eq!(parse("GET http://a/ HTTP/1.0\r\n\r\n"), Ok(Some((false, Framing::Empty))));
         assert_eq!(
             parse("POST http://a/ HTTP/1.0\r\nProxy-Connection: keep-alive\r\nContent-Length: 3\r\n\r\n"),
             Ok(Some((true, Framing::Length(3))))

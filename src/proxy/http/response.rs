@@ -58,9 +58,7 @@ pub fn parse_response(
         .parse_response(&mut resp, buf);
     let used = match parsed {
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() > HEAD_LIMIT => {
-            return Err(ResponseError::HeadTooLarge)
-        }
+        Ok(httparse::Status::Partial) if buf.len() > HEAD_LIMIT => return Err(ResponseError::HeadTooLarge),
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(ResponseError::TooManyFields),
         Err(e) => return Err(ResponseError::Malformed(e)),
@@ -99,16 +97,7 @@ pub fn parse_response(
         }
         policy.write_field(&mut head, name, value);
     }
-    Ok(Some((
-        ProxyResponse {
-            code,
-            framing,
-            server_keep_alive,
-            head,
-            policy,
-        },
-        used,
-    )))
+    Ok(Some((ProxyResponse { code, framing, server_keep_alive, head, policy }, used)))
 }
 
 #[cfg(test)]
@@ -116,78 +105,27 @@ mod tests {
     use super::*;
 
     fn parse(raw: &str, head_method: bool) -> (ProxyResponse, usize) {
-        parse_response(raw.as_bytes(), true, head_method)
-            .unwrap()
-            .unwrap()
+        parse_response(raw.as_bytes(), true, head_method).unwrap().unwrap()
     }
 
     #[test]
     fn framing_rules() {
         let cases = [
-            (
-                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
-                false,
-                Framing::Length(5),
-                true,
-            ),
-            (
-                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
-                true,
-                Framing::Empty,
-                true,
-            ),
-            (
-                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-                false,
-                Framing::Chunked,
-                true,
-            ),
-            (
-                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
-                false,
-                Framing::UntilClose,
-                false,
-            ),
+            ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false, Framing::Length(5), true),
+            ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true, Framing::Empty, true),
+            ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, Framing::Chunked, true),
+            ("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false, Framing::UntilClose, false),
             ("HTTP/1.1 200 OK\r\n\r\n", false, Framing::UntilClose, false),
-            (
-                "HTTP/1.1 204 No Content\r\n\r\n",
-                false,
-                Framing::Empty,
-                true,
-            ),
-            (
-                "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
-                false,
-                Framing::Empty,
-                true,
-            ),
+            ("HTTP/1.1 204 No Content\r\n\r\n", false, Framing::Empty, true),
+            ("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", false, Framing::Empty, true),
             ("HTTP/1.1 100 Continue\r\n\r\n", false, Framing::Empty, true),
-            (
-                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-                false,
-                Framing::Empty,
-                false,
-            ),
-            (
-                "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n",
-                false,
-                Framing::Length(1),
-                false,
-            ),
-            (
-                "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\n",
-                false,
-                Framing::Length(1),
-                true,
-            ),
+            ("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", false, Framing::Empty, false),
+            ("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", false, Framing::Length(1), false),
+            ("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\n", false, Framing::Length(1), true),
         ];
         for (raw, head_method, framing, keep) in cases {
             let (resp, used) = parse(raw, head_method);
-            assert_eq!(
-                (resp.framing, resp.server_keep_alive, used),
-                (framing, keep, raw.len()),
-                "{raw}"
-            );
+            assert_eq!((resp.framing, resp.server_keep_alive, used), (framing, keep, raw.len()), "{raw}");
         }
     }
 
@@ -199,35 +137,18 @@ mod tests {
             String::from_utf8_lossy(&resp.head),
             "HTTP/1.1 200 Fine\r\nTransfer-Encoding: chunked\r\nX-Ok: yes\r\n"
         );
-        let (resp, _) = parse_response(raw.as_bytes(), false, false)
-            .unwrap()
-            .unwrap();
+        let (resp, _) = parse_response(raw.as_bytes(), false, false).unwrap().unwrap();
         assert!(String::from_utf8_lossy(&resp.head).contains("Set-Cookie: id=1\r\n"));
     }
 
     #[test]
     fn errors() {
         let err = |raw: &[u8]| parse_response(raw, true, false).err();
-        assert_eq!(
-            err(b"HTTP/1.1 101 Switching\r\n\r\n"),
-            Some(ResponseError::SwitchingProtocols)
-        );
-        assert_eq!(
-            err(b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n"),
-            Some(ResponseError::BadContentLength)
-        );
-        assert_eq!(
-            err(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"),
-            Some(ResponseError::BadContentLength)
-        );
-        assert!(matches!(
-            err(b"SMTP/1.1 200 OK\r\n\r\n"),
-            Some(ResponseError::Malformed(_))
-        ));
-        assert!(matches!(
-            parse_response(b"HTTP/1.1 200 OK\r\nA: b\r\n", true, false),
-            Ok(None)
-        ));
+        assert_eq!(err(b"HTTP/1.1 101 Switching\r\n\r\n"), Some(ResponseError::SwitchingProtocols));
+        assert_eq!(err(b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n"), Some(ResponseError::BadContentLength));
+        assert_eq!(err(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"), Some(ResponseError::BadContentLength));
+        assert!(matches!(err(b"SMTP/1.1 200 OK\r\n\r\n"), Some(ResponseError::Malformed(_))));
+        assert!(matches!(parse_response(b"HTTP/1.1 200 OK\r\nA: b\r\n", true, false), Ok(None)));
         let mut big = b"HTTP/1.1 200 OK\r\nA: ".to_vec();
         big.resize(HEAD_LIMIT + 1, b'a');
         assert_eq!(err(&big), Some(ResponseError::HeadTooLarge));

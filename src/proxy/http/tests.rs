@@ -20,8 +20,7 @@ const BROWSER_GET: &str = "GET http://www.server.com/file.html?q=1#frag HTTP/1.1
 const FILTERED_GET: &str = "GET /file.html?q=1 HTTP/1.1\r\nHost: www.server.com\r\n\
     User-Agent: Mozilla/5.0 (compatible)\r\nAccept: image/gif\r\n\r\n";
 
-const COOKIE_RESPONSE: &str =
-    "HTTP/1.1 200 OK\r\nSet-Cookie: track=1\r\nContent-Length: 5\r\n\r\nhello";
+const COOKIE_RESPONSE: &str = "HTTP/1.1 200 OK\r\nSet-Cookie: track=1\r\nContent-Length: 5\r\n\r\nhello";
 
 #[test]
 fn get_is_rewritten_filtered_and_answered() {
@@ -34,10 +33,7 @@ fn get_is_rewritten_filtered_and_answered() {
         }
         let id = h.last_opened();
         let s = h.peer(id).structure.clone().unwrap();
-        assert_eq!(
-            (s.protocol, s.host, s.port),
-            (Protocol::Http, Host::Name("www.server.com".into()), 80)
-        );
+        assert_eq!((s.protocol, s.host, s.port), (Protocol::Http, Host::Name("www.server.com".into()), 80));
         assert_eq!(h.take_upstream(id), "", "nothing before the status byte");
         h.status(id, Status::Ok);
         assert_eq!(h.take_upstream(id), FILTERED_GET);
@@ -46,14 +42,8 @@ fn get_is_rewritten_filtered_and_answered() {
         } else {
             h.upstream_sends(id, COOKIE_RESPONSE.as_bytes());
         }
-        assert_eq!(
-            h.take_client(),
-            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
-        );
-        assert!(
-            !h.peer(id).closed && !h.client_write_shut,
-            "keep-alive on both sides"
-        );
+        assert_eq!(h.take_client(), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+        assert!(!h.peer(id).closed && !h.client_write_shut, "keep-alive on both sides");
     }
     assert!(FILTERED_GET.contains(GENERIC_USER_AGENT));
 }
@@ -68,9 +58,7 @@ fn filter_applies_to_every_request_of_a_keep_alive_connection() {
         h.take_upstream(id);
         h.upstream_sends(id, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1");
         h.take_client();
-        h.client_sends(
-            b"GET http://a.example/2 HTTP/1.1\r\nCookie: id=1\r\nUser-Agent: me\r\nVia: x\r\n\r\n",
-        );
+        h.client_sends(b"GET http://a.example/2 HTTP/1.1\r\nCookie: id=1\r\nUser-Agent: me\r\nVia: x\r\n\r\n");
         assert_eq!(h.opened.len(), 1, "the anonymous connection is reused");
         let second = h.take_upstream(id);
         assert_eq!(second.contains("Cookie"), !filter, "{second}");
@@ -84,30 +72,16 @@ fn filter_applies_to_every_request_of_a_keep_alive_connection() {
 #[test]
 fn pipelined_requests_to_two_hosts_answer_in_order() {
     let mut h = proxy(true);
-    h.client_sends(
-        b"GET http://a.example/ HTTP/1.1\r\n\r\nGET http://b.example:8080/x HTTP/1.1\r\n\r\n",
-    );
+    h.client_sends(b"GET http://a.example/ HTTP/1.1\r\n\r\nGET http://b.example:8080/x HTTP/1.1\r\n\r\n");
     let (a, b) = (h.opened[0], h.opened[1]);
     assert_eq!(h.peer(b).structure.as_ref().unwrap().port, 8080);
     h.status(b, Status::Ok);
     h.status(a, Status::Ok);
-    assert_eq!(
-        h.take_upstream(b),
-        "GET /x HTTP/1.1\r\nHost: b.example:8080\r\n\r\n"
-    );
-    assert_eq!(
-        h.take_upstream(a),
-        "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n"
-    );
-    h.upstream_sends(
-        b,
-        b"HTTP/1.1 200 OK\r\nSet-Cookie: b=1\r\nContent-Length: 1\r\n\r\nB",
-    );
+    assert_eq!(h.take_upstream(b), "GET /x HTTP/1.1\r\nHost: b.example:8080\r\n\r\n");
+    assert_eq!(h.take_upstream(a), "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+    h.upstream_sends(b, b"HTTP/1.1 200 OK\r\nSet-Cookie: b=1\r\nContent-Length: 1\r\n\r\nB");
     assert_eq!(h.take_client(), "", "b waits for a");
-    h.upstream_trickles(
-        a,
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\r\n0\r\n\r\n",
-    );
+    h.upstream_trickles(a, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\r\n0\r\n\r\n");
     assert_eq!(
         h.take_client(),
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\r\n0\r\n\r\n\
@@ -118,21 +92,13 @@ fn pipelined_requests_to_two_hosts_answer_in_order() {
 #[test]
 fn same_host_requests_wait_for_the_connection() {
     let mut h = proxy(true);
-    h.client_sends(
-        b"GET http://a.example/1 HTTP/1.1\r\n\r\nGET http://a.example/2 HTTP/1.1\r\n\r\n",
-    );
+    h.client_sends(b"GET http://a.example/1 HTTP/1.1\r\n\r\nGET http://a.example/2 HTTP/1.1\r\n\r\n");
     let a = h.last_opened();
     h.status(a, Status::Ok);
-    assert_eq!(
-        h.take_upstream(a),
-        "GET /1 HTTP/1.1\r\nHost: a.example\r\n\r\n"
-    );
+    assert_eq!(h.take_upstream(a), "GET /1 HTTP/1.1\r\nHost: a.example\r\n\r\n");
     assert!(!h.session.wants_client_data(), "a request is held");
     h.upstream_sends(a, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-    assert_eq!(
-        h.take_upstream(a),
-        "GET /2 HTTP/1.1\r\nHost: a.example\r\n\r\n"
-    );
+    assert_eq!(h.take_upstream(a), "GET /2 HTTP/1.1\r\nHost: a.example\r\n\r\n");
     assert_eq!(h.opened.len(), 1);
 }
 
@@ -144,10 +110,7 @@ fn read_until_close_response_ends_the_client_connection() {
     h.status(first, Status::Ok);
     h.upstream_sends(first, b"HTTP/1.0 200 OK\r\n\r\nbody until close");
     h.upstream_eof(first);
-    assert_eq!(
-        h.take_client(),
-        "HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nbody until close"
-    );
+    assert_eq!(h.take_client(), "HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nbody until close");
     assert!(h.peer(first).closed && h.client_write_shut);
     h.client_eof();
     assert!(h.session.is_finished());
@@ -159,34 +122,21 @@ fn http10_keep_alive_and_reuse_with_retry() {
     h.client_sends(b"GET http://a.example/1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     let first = h.last_opened();
     h.status(first, Status::Ok);
-    h.upstream_sends(
-        first,
-        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
-    );
-    assert_eq!(
-        h.take_client(),
-        "HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
-    );
+    h.upstream_sends(first, b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!(h.take_client(), "HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok");
     h.client_sends(b"GET http://a.example/2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     assert_eq!(h.opened.len(), 1);
     h.upstream_eof(first); // the server timed out the idle connection just as we reused it
     let second = h.last_opened();
     assert_ne!(first, second);
     h.status(second, Status::Ok);
-    assert_eq!(
-        h.take_upstream(second),
-        "GET /2 HTTP/1.0\r\nHost: a.example\r\nConnection: keep-alive\r\n\r\n"
-    );
+    assert_eq!(h.take_upstream(second), "GET /2 HTTP/1.0\r\nHost: a.example\r\nConnection: keep-alive\r\n\r\n");
     h.upstream_sends(second, b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
     assert!(
-        h.take_client()
-            .ends_with("Connection: keep-alive\r\n\r\nok"),
+        h.take_client().ends_with("Connection: keep-alive\r\n\r\nok"),
         "the response is framed: the client keeps its connection"
     );
-    assert!(
-        h.peer(second).closed,
-        "the HTTP/1.0 server did not keep alive"
-    );
+    assert!(h.peer(second).closed, "the HTTP/1.0 server did not keep alive");
 }
 
 #[test]
@@ -211,10 +161,7 @@ fn content_length_body_then_next_request() {
     let a = h.last_opened();
     h.client_sends(b"defgGET http://b.example/ HTTP/1.1\r\n\r\n");
     h.status(a, Status::Ok);
-    assert_eq!(
-        h.take_upstream(a),
-        "POST / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 7\r\n\r\nabcdefg"
-    );
+    assert_eq!(h.take_upstream(a), "POST / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 7\r\n\r\nabcdefg");
     assert_eq!(h.opened.len(), 2);
 }
 
@@ -225,13 +172,8 @@ fn head_interim_and_bodiless_responses() {
     let a = h.last_opened();
     h.status(a, Status::Ok);
     h.upstream_sends(a, b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n");
-    assert_eq!(
-        h.take_client(),
-        "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"
-    );
-    h.client_sends(
-        b"PUT http://a.example/ HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
-    );
+    assert_eq!(h.take_client(), "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n");
+    h.client_sends(b"PUT http://a.example/ HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n");
     h.upstream_sends(a, b"HTTP/1.1 100 Continue\r\nSet-Cookie: no\r\n\r\n");
     assert_eq!(h.take_client(), "HTTP/1.1 100 Continue\r\n\r\n");
     h.client_sends(b"x");
@@ -256,11 +198,7 @@ fn bad_status_gives_502_naming_the_cause_and_keeps_the_connection() {
     assert!(reply.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{reply}");
     assert!(reply.contains(Status::Policy.meaning()), "{reply}");
     h.client_sends(b"cGET http://b.example/ HTTP/1.1\r\n\r\n");
-    assert_eq!(
-        h.opened.len(),
-        2,
-        "the body was discarded and the next request read"
-    );
+    assert_eq!(h.opened.len(), 2, "the body was discarded and the next request read");
 }
 
 #[test]
@@ -291,24 +229,16 @@ fn refused_requests() {
 #[test]
 fn connect_tunnels_raw_bytes() {
     let mut h = proxy(true);
-    h.client_sends(
-        b"CONNECT secure.example:443 HTTP/1.1\r\nHost: secure.example:443\r\n\r\n\x16\x03early",
-    );
+    h.client_sends(b"CONNECT secure.example:443 HTTP/1.1\r\nHost: secure.example:443\r\n\r\n\x16\x03early");
     let t = h.last_opened();
     let s = h.peer(t).structure.clone().unwrap();
     assert_eq!((s.protocol, s.port), (Protocol::Tcp, 443));
     h.status(t, Status::Ok);
-    assert_eq!(
-        h.take_client(),
-        "HTTP/1.1 200 Connection established\r\n\r\n"
-    );
+    assert_eq!(h.take_client(), "HTTP/1.1 200 Connection established\r\n\r\n");
     assert_eq!(h.take_upstream(t), "\x16\x03early");
     h.client_sends(b"Cookie: not parsed");
     h.upstream_sends(t, b"Set-Cookie: raw");
-    assert_eq!(
-        (h.take_upstream(t), h.take_client()),
-        ("Cookie: not parsed".into(), "Set-Cookie: raw".into())
-    );
+    assert_eq!((h.take_upstream(t), h.take_client()), ("Cookie: not parsed".into(), "Set-Cookie: raw".into()));
     h.client_eof();
     assert!(h.peer(t).write_shut);
     h.upstream_eof(t);

@@ -45,13 +45,7 @@ pub struct Upstreams {
 
 impl Upstreams {
     /// Ask for a new connection; it starts busy.
-    pub fn open(
-        &mut self,
-        out: &mut Outbox,
-        host: Host,
-        port: u16,
-        protocol: Protocol,
-    ) -> UpstreamId {
+    pub fn open(&mut self, out: &mut Outbox, host: Host, port: u16, protocol: Protocol) -> UpstreamId {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         let structure = StandardStructure::new(protocol, host.clone(), port);
@@ -82,10 +76,7 @@ impl Upstreams {
 
     /// A live connection to host:port, if any.
     pub fn find(&mut self, host: &Host, port: u16) -> Option<(UpstreamId, &mut Upstream)> {
-        self.map
-            .iter_mut()
-            .find(|(_, u)| u.live() && u.host == *host && u.port == port)
-            .map(|(&id, u)| (id, u))
+        self.map.iter_mut().find(|(_, u)| u.live() && u.host == *host && u.port == port).map(|(&id, u)| (id, u))
     }
 
     /// Connections not yet released.
@@ -95,10 +86,7 @@ impl Upstreams {
 
     /// An unreleased connection that no exchange uses.
     pub fn idle(&self) -> Option<UpstreamId> {
-        self.map
-            .iter()
-            .find(|(_, u)| !u.busy && !u.released)
-            .map(|(&id, _)| id)
+        self.map.iter().find(|(_, u)| !u.busy && !u.released).map(|(&id, _)| id)
     }
 
     /// Send `CloseUpstream` once; forget the connection unless an exchange still reads it.

@@ -83,10 +83,7 @@ pub fn reply(code: u16, text: &str) -> Vec<u8> {
 
 /// Parse one command line (without its line ending).
 pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
-    if !line
-        .iter()
-        .all(|&b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
-    {
+    if !line.iter().all(|&b| b == b' ' || b == b'\t' || b.is_ascii_graphic()) {
         return Err(CommandError::Syntax("commands are printable ASCII"));
     }
     let text = String::from_utf8_lossy(line);
@@ -102,34 +99,26 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         }
     };
     match verb.as_str() {
-        "HELO" | "EHLO" if arg.is_empty() || arg.contains(' ') => {
-            Err(CommandError::Syntax("HELO/EHLO domain"))
-        }
-        "HELO" | "EHLO" => Ok(Command::Helo {
-            extended: verb == "EHLO",
-            line: line.to_vec(),
-        }),
+        "HELO" | "EHLO" if arg.is_empty() || arg.contains(' ') => Err(CommandError::Syntax("HELO/EHLO domain")),
+        "HELO" | "EHLO" => Ok(Command::Helo { extended: verb == "EHLO", line: line.to_vec() }),
         "MAIL" => {
-            let (path, _) =
-                split_path(arg, "FROM:").ok_or(CommandError::Syntax("MAIL FROM:<address>"))?;
+            let (path, _) = split_path(arg, "FROM:").ok_or(CommandError::Syntax("MAIL FROM:<address>"))?;
             if path.contains(['<', '>']) {
                 return Err(CommandError::Syntax("MAIL FROM:<address>"));
             }
-            Ok(Command::Mail {
-                line: line.to_vec(),
-            })
+            Ok(Command::Mail { line: line.to_vec() })
         }
         "RCPT" => {
-            let (path, params) =
-                split_path(arg, "TO:").ok_or(CommandError::Syntax("RCPT TO:<address>"))?;
+            let (path, params) = split_path(arg, "TO:").ok_or(CommandError::Syntax("RCPT TO:<address>"))?;
             rewrite_recipient(path, params).map(Command::Rcpt)
         }
         "DATA" => no_arg(Command::Data),
         "RSET" => no_arg(Command::Rset),
         "QUIT" => no_arg(Command::Quit),
         "NOOP" => Ok(Command::Noop),
-        "VRFY" | "EXPN" | "HELP" | "TURN" | "ETRN" | "BDAT" | "AUTH" | "STARTTLS" | "SEND"
-        | "SOML" | "SAML" => Ok(Command::NotImplemented),
+        "VRFY" | "EXPN" | "HELP" | "TURN" | "ETRN" | "BDAT" | "AUTH" | "STARTTLS" | "SEND" | "SOML" | "SAML" => {
+            Ok(Command::NotImplemented)
+        }
         _ => Err(CommandError::Unknown),
     }
 }
@@ -157,21 +146,13 @@ fn rewrite_recipient(path: &str, params: &str) -> Result<Recipient, CommandError
         return Err(CommandError::NotRelayForm);
     }
     let host = parse_mail_host(host).ok_or_else(|| CommandError::BadHost(host.to_string()))?;
-    Ok(Recipient {
-        user: user.to_string(),
-        host,
-        params: params.to_string(),
-    })
+    Ok(Recipient { user: user.to_string(), host, params: params.to_string() })
 }
 
 /// A domain or an address literal (`[192.0.2.1]`, `[IPv6:2001:db8::1]`).
 fn parse_mail_host(s: &str) -> Option<Host> {
     if let Some(literal) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        if let Some(v6) = literal
-            .get(..5)
-            .filter(|p| p.eq_ignore_ascii_case("IPv6:"))
-            .and(literal.get(5..))
-        {
+        if let Some(v6) = literal.get(..5).filter(|p| p.eq_ignore_ascii_case("IPv6:")).and(literal.get(5..)) {
             return v6.parse::<Ipv6Addr>().ok().map(Host::V6);
         }
         return literal.parse::<Ipv4Addr>().ok().map(Host::V4);
@@ -196,76 +177,31 @@ mod tests {
 
     #[test]
     fn recipients_are_rewritten() {
-        assert_eq!(
-            rcpt("RCPT TO:<mary%recipient.com@onion.com>"),
-            Ok("mary@recipient.com ".into())
-        );
-        assert_eq!(
-            rcpt("rcpt to: mary%Recipient.COM@onion.com"),
-            Ok("mary@recipient.com ".into())
-        );
-        assert_eq!(
-            rcpt("RCPT TO:<a%b%c.example@p> NOTIFY=NEVER"),
-            Ok("a%b@c.example NOTIFY=NEVER".into())
-        );
-        assert_eq!(
-            rcpt("RCPT TO:<u%[192.0.2.1]@p>"),
-            Ok("u@[192.0.2.1] ".into())
-        );
+        assert_eq!(rcpt("RCPT TO:<mary%recipient.com@onion.com>"), Ok("mary@recipient.com ".into()));
+        assert_eq!(rcpt("rcpt to: mary%Recipient.COM@onion.com"), Ok("mary@recipient.com ".into()));
+        assert_eq!(rcpt("RCPT TO:<a%b%c.example@p> NOTIFY=NEVER"), Ok("a%b@c.example NOTIFY=NEVER".into()));
+        assert_eq!(rcpt("RCPT TO:<u%[192.0.2.1]@p>"), Ok("u@[192.0.2.1] ".into()));
         assert_eq!(rcpt("RCPT TO:<u%[IPv6:::1]@p>"), Ok("u@[IPv6:::1] ".into()));
         assert_eq!(rcpt("RCPT TO:<u%h>"), Ok("u@h ".into()));
-        assert_eq!(
-            rcpt("RCPT TO:<mary@recipient.com>"),
-            Err(CommandError::NotRelayForm)
-        );
+        assert_eq!(rcpt("RCPT TO:<mary@recipient.com>"), Err(CommandError::NotRelayForm));
         assert_eq!(rcpt("RCPT TO:<%h@p>"), Err(CommandError::NotRelayForm));
-        assert_eq!(
-            rcpt("RCPT TO:<u%bad..host@p>"),
-            Err(CommandError::BadHost("bad..host".into()))
-        );
-        assert!(matches!(
-            rcpt("RCPT FROM:<u%h@p>"),
-            Err(CommandError::Syntax(_))
-        ));
+        assert_eq!(rcpt("RCPT TO:<u%bad..host@p>"), Err(CommandError::BadHost("bad..host".into())));
+        assert!(matches!(rcpt("RCPT FROM:<u%h@p>"), Err(CommandError::Syntax(_))));
     }
 
     #[test]
     fn commands() {
-        assert!(matches!(
-            parse_command(b"ehlo client.example"),
-            Ok(Command::Helo { extended: true, .. })
-        ));
-        assert!(matches!(
-            parse_command(b"HELO"),
-            Err(CommandError::Syntax(_))
-        ));
-        assert!(matches!(
-            parse_command(b"MAIL FROM:<>"),
-            Ok(Command::Mail { .. })
-        ));
-        assert!(matches!(
-            parse_command(b"MAIL From: joe@sender.com"),
-            Ok(Command::Mail { .. })
-        ));
-        assert!(matches!(
-            parse_command(b"MAIL TO:<x>"),
-            Err(CommandError::Syntax(_))
-        ));
+        assert!(matches!(parse_command(b"ehlo client.example"), Ok(Command::Helo { extended: true, .. })));
+        assert!(matches!(parse_command(b"HELO"), Err(CommandError::Syntax(_))));
+        assert!(matches!(parse_command(b"MAIL FROM:<>"), Ok(Command::Mail { .. })));
+        assert!(matches!(parse_command(b"MAIL From: joe@sender.com"), Ok(Command::Mail { .. })));
+        assert!(matches!(parse_command(b"MAIL TO:<x>"), Err(CommandError::Syntax(_))));
         assert_eq!(parse_command(b"data"), Ok(Command::Data));
-        assert!(matches!(
-            parse_command(b"DATA now"),
-            Err(CommandError::Syntax(_))
-        ));
+        assert!(matches!(parse_command(b"DATA now"), Err(CommandError::Syntax(_))));
         assert_eq!(parse_command(b"NOOP anything"), Ok(Command::Noop));
         assert_eq!(parse_command(b"VRFY joe"), Ok(Command::NotImplemented));
         assert_eq!(parse_command(b"FOO"), Err(CommandError::Unknown));
-        assert!(matches!(
-            parse_command(b"HELO \x00"),
-            Err(CommandError::Syntax(_))
-        ));
-        assert_eq!(
-            CommandError::Unknown.reply(),
-            b"500 5.5.2 command not recognized\r\n"
-        );
+        assert!(matches!(parse_command(b"HELO \x00"), Err(CommandError::Syntax(_))));
+        assert_eq!(CommandError::Unknown.reply(), b"500 5.5.2 command not recognized\r\n");
     }
 }

@@ -98,10 +98,7 @@ impl MessageRelay {
                     continue;
                 }
                 Pos::Start | Pos::Mid => {
-                    let run = input[i..]
-                        .iter()
-                        .position(|&c| c == b'\r' || c == b'\n')
-                        .unwrap_or(input.len() - i);
+                    let run = input[i..].iter().position(|&c| c == b'\r' || c == b'\n').unwrap_or(input.len() - i);
                     self.content(&input[i..i + run], out);
                     self.pos = Pos::Mid;
                     i += run;
@@ -180,13 +177,7 @@ impl MessageRelay {
             Some(colon) => {
                 let name = String::from_utf8_lossy(&self.line[..colon]).to_ascii_lowercase();
                 self.mode == HeaderMode::KeepNonIdentifying
-                    && NON_IDENTIFYING.iter().any(|k| {
-                        if k.ends_with('-') {
-                            name.starts_with(k)
-                        } else {
-                            name == *k
-                        }
-                    })
+                    && NON_IDENTIFYING.iter().any(|k| if k.ends_with('-') { name.starts_with(k) } else { name == *k })
             }
             None if complete || self.line.len() > HEADER_LINE_LIMIT => false,
             None => return None,
@@ -231,11 +222,7 @@ mod tests {
         for (mode, expected) in cases {
             for step in 1..=MESSAGE.len() {
                 let (out, used) = relay(mode, MESSAGE.as_bytes(), step);
-                assert_eq!(
-                    (out.as_str(), used),
-                    (expected, MESSAGE.len() - 6),
-                    "{mode:?} step {step}"
-                );
+                assert_eq!((out.as_str(), used), (expected, MESSAGE.len() - 6), "{mode:?} step {step}");
             }
         }
     }
@@ -243,22 +230,10 @@ mod tests {
     #[test]
     fn end_of_data_forms() {
         assert_eq!(relay(HeaderMode::KeepAll, b".\r\n", 1), (".\r\n".into(), 3));
-        assert_eq!(
-            relay(HeaderMode::DeleteAll, b"A: b\r\n.\r\n", 1),
-            (".\r\n".into(), 9)
-        );
-        assert_eq!(
-            relay(HeaderMode::KeepAll, b"x\n.\nQUIT", 2),
-            ("x\r\n.\r\n".into(), 4)
-        );
-        assert_eq!(
-            relay(HeaderMode::KeepAll, b"x\r\n.\rQUIT", 3),
-            ("x\r\n.\r\n".into(), 5)
-        );
-        assert_eq!(
-            relay(HeaderMode::KeepAll, b"a\rb\r\n. \r\n.x\r\n", 100),
-            ("a\r\nb\r\n. \r\n.x\r\n".into(), 13)
-        );
+        assert_eq!(relay(HeaderMode::DeleteAll, b"A: b\r\n.\r\n", 1), (".\r\n".into(), 9));
+        assert_eq!(relay(HeaderMode::KeepAll, b"x\n.\nQUIT", 2), ("x\r\n.\r\n".into(), 4));
+        assert_eq!(relay(HeaderMode::KeepAll, b"x\r\n.\rQUIT", 3), ("x\r\n.\r\n".into(), 5));
+        assert_eq!(relay(HeaderMode::KeepAll, b"a\rb\r\n. \r\n.x\r\n", 100), ("a\r\nb\r\n. \r\n.x\r\n".into(), 13));
     }
 
     #[test]
@@ -269,11 +244,7 @@ mod tests {
         long.resize(40_000, b'y');
         long.extend_from_slice(b"\r\n\r\n.\r\n");
         let (out, _) = relay(HeaderMode::KeepNonIdentifying, &long, 1000);
-        assert!(
-            out.starts_with("Subject: xxx")
-                && !out.contains('y')
-                && out.ends_with("xx\r\n\r\n.\r\n")
-        );
+        assert!(out.starts_with("Subject: xxx") && !out.contains('y') && out.ends_with("xx\r\n\r\n.\r\n"));
     }
 
     proptest! {

@@ -45,12 +45,7 @@ pub struct SmtpConfig {
 impl SmtpConfig {
     /// Defaults: port 25, filter on, all headers deleted.
     pub fn new(hostname: impl Into<String>) -> Self {
-        SmtpConfig {
-            hostname: hostname.into(),
-            port: SMTP_PORT,
-            filter: true,
-            keep_headers: false,
-        }
+        SmtpConfig { hostname: hostname.into(), port: SMTP_PORT, filter: true, keep_headers: false }
     }
 
     fn header_mode(&self) -> HeaderMode {
@@ -91,10 +86,7 @@ enum Phase {
 impl Phase {
     /// The proxy is waiting for a command from the client.
     fn takes_commands(&self) -> bool {
-        matches!(
-            self,
-            Phase::Start | Phase::Ready | Phase::MailGiven | Phase::RcptOk | Phase::AfterMessage
-        )
+        matches!(self, Phase::Start | Phase::Ready | Phase::MailGiven | Phase::RcptOk | Phase::AfterMessage)
     }
 }
 
@@ -121,10 +113,7 @@ impl SmtpSession {
     /// A session; its greeting is queued at once.
     pub fn new(config: SmtpConfig) -> Self {
         let mut out = Outbox::default();
-        out.send_client(&reply(
-            220,
-            &format!("{} ESMTP ork onion routing SMTP proxy", config.hostname),
-        ));
+        out.send_client(&reply(220, &format!("{} ESMTP ork onion routing SMTP proxy", config.hostname)));
         SmtpSession {
             config,
             out,
@@ -188,9 +177,7 @@ impl SmtpSession {
                 self.phase = Phase::MailGiven;
             }
             (Command::Rcpt(recipient), Phase::MailGiven) => self.start_replay(recipient),
-            (Command::Rcpt(_), Phase::RcptOk) => {
-                self.say(452, "4.5.3 only one recipient per message")
-            }
+            (Command::Rcpt(_), Phase::RcptOk) => self.say(452, "4.5.3 only one recipient per message"),
             (Command::Data, Phase::RcptOk) => self.send_data(),
             _ => self.say(503, "5.5.1 bad sequence of commands"),
         }
@@ -201,11 +188,7 @@ impl SmtpSession {
             self.reset_upstream_transaction();
             self.mail = None;
             self.rcpt = None;
-            self.phase = if self.helo.is_some() {
-                Phase::Ready
-            } else {
-                Phase::Start
-            };
+            self.phase = if self.helo.is_some() { Phase::Ready } else { Phase::Start };
         }
         self.say(250, "2.0.0 OK");
     }
@@ -238,8 +221,7 @@ impl SmtpSession {
     /// Run until the session waits; a client that has half-closed and is owed nothing is done.
     fn pump(&mut self) {
         self.drive_client();
-        let waits_for_client =
-            self.phase.takes_commands() || matches!(self.phase, Phase::Message(_));
+        let waits_for_client = self.phase.takes_commands() || matches!(self.phase, Phase::Message(_));
         if self.client_eof && waits_for_client {
             let mid_message = matches!(self.phase, Phase::Message(_));
             self.drop_upstream(!mid_message);
@@ -279,22 +261,14 @@ impl Session for SmtpSession {
     }
 
     fn upstream_status(&mut self, id: UpstreamId, status: Status) {
-        if self
-            .upstream
-            .as_ref()
-            .is_some_and(|u| u.id == id && u.status.is_none())
-        {
+        if self.upstream.as_ref().is_some_and(|u| u.id == id && u.status.is_none()) {
             self.on_status(status);
             self.pump();
         }
     }
 
     fn upstream_data(&mut self, id: UpstreamId, bytes: &[u8]) {
-        let Some(up) = self
-            .upstream
-            .as_mut()
-            .filter(|u| u.id == id && u.status == Some(Status::Ok))
-        else {
+        let Some(up) = self.upstream.as_mut().filter(|u| u.id == id && u.status == Some(Status::Ok)) else {
             return;
         };
         up.replies.push(bytes);
@@ -327,9 +301,7 @@ impl Session for SmtpSession {
     }
 
     fn wants_upstream_data(&self, id: UpstreamId) -> bool {
-        self.upstream
-            .as_ref()
-            .is_some_and(|u| u.id == id && u.replies.len() < super::HEAD_LIMIT)
+        self.upstream.as_ref().is_some_and(|u| u.id == id && u.replies.len() < super::HEAD_LIMIT)
     }
 
     fn is_finished(&self) -> bool {

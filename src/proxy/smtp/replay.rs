@@ -44,10 +44,7 @@ pub struct Upstream {
 impl Upstream {
     /// Open, greeted and between transactions: can carry another message.
     fn idle(&self) -> bool {
-        self.status == Some(Status::Ok)
-            && self.greeted
-            && !self.in_transaction
-            && self.expect.is_empty()
+        self.status == Some(Status::Ok) && self.greeted && !self.in_transaction && self.expect.is_empty()
     }
 }
 
@@ -57,10 +54,7 @@ const LOST: &str = "4.4.2 connection to the destination lost";
 impl SmtpSession {
     /// RCPT: reuse the idle connection to the same host, or open one; then replay.
     pub(super) fn start_replay(&mut self, recipient: Recipient) {
-        let reuse = self
-            .upstream
-            .as_ref()
-            .is_some_and(|u| u.host == recipient.host && u.idle());
+        let reuse = self.upstream.as_ref().is_some_and(|u| u.host == recipient.host && u.idle());
         let host = recipient.host.clone();
         self.rcpt = Some(recipient);
         self.phase = Phase::Replay;
@@ -92,11 +86,7 @@ impl SmtpSession {
         }
         log::debug!("smtp proxy: {}: {}", up.host, status_text(status));
         self.drop_upstream(false);
-        let (code, enhanced) = if status == Status::Policy {
-            (554, "5.7.1")
-        } else {
-            (451, "4.4.0")
-        };
+        let (code, enhanced) = if status == Status::Policy { (554, "5.7.1") } else { (451, "4.4.0") };
         self.say(code, &format!("{enhanced} {}", status_text(status)));
         self.phase = Phase::MailGiven;
     }
@@ -111,11 +101,7 @@ impl SmtpSession {
     }
 
     pub(super) fn write_upstream(&mut self, bytes: &[u8]) {
-        if let Some(up) = self
-            .upstream
-            .as_ref()
-            .filter(|u| u.status == Some(Status::Ok))
-        {
+        if let Some(up) = self.upstream.as_ref().filter(|u| u.status == Some(Status::Ok)) {
             self.out.send_upstream(up.id, bytes);
         }
     }
@@ -152,11 +138,7 @@ impl SmtpSession {
 
     /// DATA from the client.
     pub(super) fn send_data(&mut self) {
-        if self
-            .upstream
-            .as_ref()
-            .is_some_and(|u| u.status == Some(Status::Ok) && u.in_transaction)
-        {
+        if self.upstream.as_ref().is_some_and(|u| u.status == Some(Status::Ok) && u.in_transaction) {
             self.command(b"DATA", Expect::Data);
             self.phase = Phase::DataWait;
         } else {
@@ -181,18 +163,11 @@ impl SmtpSession {
 
     /// QUIT from the client: through the server if a connection is open, else locally.
     pub(super) fn quit(&mut self) {
-        if self
-            .upstream
-            .as_ref()
-            .is_some_and(|u| u.status == Some(Status::Ok))
-        {
+        if self.upstream.as_ref().is_some_and(|u| u.status == Some(Status::Ok)) {
             self.command(b"QUIT", Expect::Quit);
             self.phase = Phase::Quitting;
         } else {
-            self.say(
-                221,
-                &format!("2.0.0 {} closing connection", self.config.hostname),
-            );
+            self.say(221, &format!("2.0.0 {} closing connection", self.config.hostname));
             self.close();
         }
     }
@@ -231,10 +206,7 @@ impl SmtpSession {
                 self.phase = Phase::AfterMessage;
             }
             Phase::Quitting => {
-                self.say(
-                    221,
-                    &format!("2.0.0 {} closing connection", self.config.hostname),
-                );
+                self.say(221, &format!("2.0.0 {} closing connection", self.config.hostname));
                 self.close();
             }
             // Mid-message the rest of the message is read and dropped; then the client hears.

@@ -81,10 +81,7 @@ impl ReplyReader {
             lines.extend_from_slice(b"\r\n");
             if last {
                 self.buf.drain(..pos);
-                return Ok(Some(Reply {
-                    code: this_code,
-                    lines,
-                }));
+                return Ok(Some(Reply { code: this_code, lines }));
             }
         }
     }
@@ -97,9 +94,7 @@ fn parse_line(line: &[u8]) -> Result<(u16, bool), ReplyError> {
     if !first_ok || !digits.iter().all(u8::is_ascii_digit) {
         return Err(ReplyError::Malformed);
     }
-    let code = digits
-        .iter()
-        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    let code = digits.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
     match line.get(3) {
         None | Some(b' ') => Ok((code, true)),
         Some(b'-') => Ok((code, false)),
@@ -115,24 +110,14 @@ mod tests {
     #[test]
     fn multi_line_replies_across_chunks() {
         let mut r = ReplyReader::default();
-        let wire =
-            b"220-recipient.com Sendmail 4.1/SMI-4.1 ready\r\n220 at Wed, 28 Aug 96\r\n250 ok\n354";
+        let wire = b"220-recipient.com Sendmail 4.1/SMI-4.1 ready\r\n220 at Wed, 28 Aug 96\r\n250 ok\n354";
         for b in &wire[..wire.len() - 1] {
             r.push(std::slice::from_ref(b));
         }
         let first = r.next_reply().unwrap().unwrap();
         assert_eq!(first.code, 220);
-        assert_eq!(
-            first.lines,
-            b"220-recipient.com Sendmail 4.1/SMI-4.1 ready\r\n220 at Wed, 28 Aug 96\r\n"
-        );
-        assert_eq!(
-            r.next_reply(),
-            Ok(Some(Reply {
-                code: 250,
-                lines: b"250 ok\r\n".to_vec()
-            }))
-        );
+        assert_eq!(first.lines, b"220-recipient.com Sendmail 4.1/SMI-4.1 ready\r\n220 at Wed, 28 Aug 96\r\n");
+        assert_eq!(r.next_reply(), Ok(Some(Reply { code: 250, lines: b"250 ok\r\n".to_vec() })));
         assert_eq!(r.next_reply(), Ok(None));
         r.push(b"4\r\n");
         assert!(!r.next_reply().unwrap().unwrap().is_positive());
@@ -149,10 +134,7 @@ mod tests {
         assert_eq!(next(b"25\r\n"), Err(ReplyError::Malformed));
         assert_eq!(next(b"250x\r\n"), Err(ReplyError::Malformed));
         assert_eq!(next(b"250-a\r\n251 b\r\n"), Err(ReplyError::CodeChanged));
-        assert_eq!(
-            next(&vec![b'2'; REPLY_LINE_LIMIT + 1]),
-            Err(ReplyError::LineTooLong)
-        );
+        assert_eq!(next(&vec![b'2'; REPLY_LINE_LIMIT + 1]), Err(ReplyError::LineTooLong));
         assert_eq!(next(b"250\r\n").map(|r| r.map(|r| r.code)), Ok(Some(250)));
     }
 

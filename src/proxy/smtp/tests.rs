@@ -25,10 +25,7 @@ impl FakeServer {
     fn accept(h: &mut Harness<SmtpSession>) -> FakeServer {
         let id = h.last_opened();
         h.status(id, Status::Ok);
-        h.upstream_sends(
-            id,
-            b"220-recipient.example Sendmail ready\r\n220 at your service\r\n",
-        );
+        h.upstream_sends(id, b"220-recipient.example Sendmail ready\r\n220 at your service\r\n");
         let mut server = FakeServer {
             id,
             buf: String::new(),
@@ -66,12 +63,7 @@ impl FakeServer {
                     continue;
                 }
                 self.commands.push(line.to_string());
-                replies += match line
-                    .get(..4)
-                    .unwrap_or_default()
-                    .to_ascii_uppercase()
-                    .as_str()
-                {
+                replies += match line.get(..4).unwrap_or_default().to_ascii_uppercase().as_str() {
                     "EHLO" => self.ehlo_reply,
                     "HELO" => "250 recipient.example\r\n",
                     "MAIL" => "250 2.1.0 Sender ok\r\n",
@@ -93,32 +85,19 @@ impl FakeServer {
 }
 
 fn proxy(filter: bool, keep_headers: bool) -> Harness<SmtpSession> {
-    let config = SmtpConfig {
-        filter,
-        keep_headers,
-        ..SmtpConfig::new("onion.example")
-    };
+    let config = SmtpConfig { filter, keep_headers, ..SmtpConfig::new("onion.example") };
     let mut h = Harness::new(SmtpSession::new(config));
-    assert_eq!(
-        h.take_client(),
-        "220 onion.example ESMTP ork onion routing SMTP proxy\r\n"
-    );
+    assert_eq!(h.take_client(), "220 onion.example ESMTP ork onion routing SMTP proxy\r\n");
     h
 }
 
 /// HELO, MAIL and RCPT up to the server's RCPT reply.
 fn to_recipient(h: &mut Harness<SmtpSession>, helo: &str) -> FakeServer {
     h.client_sends(format!("{helo}\r\nMAIL From:<joe@sender.com>\r\n").as_bytes());
-    assert_eq!(
-        h.take_client(),
-        "250 onion.example\r\n250 2.1.0 sender ok\r\n"
-    );
+    assert_eq!(h.take_client(), "250 onion.example\r\n250 2.1.0 sender ok\r\n");
     h.client_sends(b"RCPT TO:<mary%recipient.example@onion.example>\r\n");
     let s = h.peer(h.last_opened()).structure.clone().unwrap();
-    assert_eq!(
-        (s.protocol, s.host, s.port),
-        (Protocol::Smtp, Host::Name("recipient.example".into()), 25)
-    );
+    assert_eq!((s.protocol, s.host, s.port), (Protocol::Smtp, Host::Name("recipient.example".into()), 25));
     let server = FakeServer::accept(h);
     assert_eq!(h.take_client(), "250 2.1.5 Recipient ok\r\n");
     server
@@ -142,17 +121,10 @@ fn paper_session_under_the_filter() {
     let mut server = to_recipient(&mut h, "EHLO sender.com");
     assert_eq!(
         server.commands,
-        [
-            "EHLO onion.example",
-            "MAIL FROM:<anonymous@onion.example>",
-            "RCPT TO:<mary@recipient.example>"
-        ]
+        ["EHLO onion.example", "MAIL FROM:<anonymous@onion.example>", "RCPT TO:<mary@recipient.example>"]
     );
     send_message(&mut h, &mut server, MESSAGE);
-    assert_eq!(
-        server.messages,
-        ["\r\nThis is a note\r\n..with a stuffed dot\r\n"]
-    );
+    assert_eq!(server.messages, ["\r\nThis is a note\r\n..with a stuffed dot\r\n"]);
     h.client_sends(b"QUIT\r\n");
     server.serve(&mut h);
     assert_eq!(h.take_client(), "221 2.0.0 Bye\r\n");
@@ -163,16 +135,17 @@ fn paper_session_under_the_filter() {
 fn header_modes() {
     let cases = [
         (false, false, MESSAGE[..MESSAGE.len() - 3].to_string()),
-        (true, true, "Subject: hi\r\nContent-Type: text/plain\r\n\r\nThis is a note\r\n..with a stuffed dot\r\n".into()),
+        (
+            true,
+            true,
+            "Subject: hi\r\nContent-Type: text/plain\r\n\r\nThis is a note\r\n..with a stuffed dot\r\n".into(),
+        ),
     ];
     for (filter, keep_headers, expected) in cases {
         let mut h = proxy(filter, keep_headers);
         let mut server = to_recipient(&mut h, "HELO sender.com");
         if !filter {
-            assert_eq!(
-                server.commands[..2],
-                ["HELO sender.com", "MAIL From:<joe@sender.com>"]
-            );
+            assert_eq!(server.commands[..2], ["HELO sender.com", "MAIL From:<joe@sender.com>"]);
         }
         send_message(&mut h, &mut server, MESSAGE);
         assert_eq!(server.messages, [expected]);
@@ -193,11 +166,7 @@ fn end_of_data_split_at_every_byte() {
         h.client_sends(&message.as_bytes()[split..]);
         server.serve(&mut h);
         assert_eq!(server.messages, ["\r\nbody\r\n"], "split {split}");
-        assert_eq!(
-            h.take_client(),
-            "250 2.0.0 Ok: queued\r\n250 2.0.0 OK\r\n",
-            "split {split}"
-        );
+        assert_eq!(h.take_client(), "250 2.0.0 Ok: queued\r\n250 2.0.0 OK\r\n", "split {split}");
     }
 }
 
@@ -211,17 +180,8 @@ fn two_messages_reuse_then_switch_hosts() {
     h.client_sends(b"MAIL FROM:<x@y>\r\nRCPT TO:<bob%recipient.example@onion.example>\r\n");
     server.serve(&mut h);
     assert_eq!(h.opened.len(), 1, "same host: the connection is reused");
-    assert_eq!(
-        h.take_client(),
-        "250 2.1.0 sender ok\r\n250 2.1.5 Recipient ok\r\n"
-    );
-    assert_eq!(
-        server.commands[4..],
-        [
-            "MAIL FROM:<anonymous@onion.example>",
-            "RCPT TO:<bob@recipient.example>"
-        ]
-    );
+    assert_eq!(h.take_client(), "250 2.1.0 sender ok\r\n250 2.1.5 Recipient ok\r\n");
+    assert_eq!(server.commands[4..], ["MAIL FROM:<anonymous@onion.example>", "RCPT TO:<bob@recipient.example>"]);
     send_message(&mut h, &mut server, "two\r\n.\r\n");
     assert_eq!(server.messages.len(), 2);
     h.client_sends(b"MAIL FROM:<x@y>\r\nRCPT TO:<eve%other.example@onion.example>\r\n");
@@ -235,10 +195,7 @@ fn one_recipient_per_message() {
     let mut h = proxy(true, false);
     let mut server = to_recipient(&mut h, "HELO a");
     h.client_sends(b"RCPT TO:<second%recipient.example@onion.example>\r\n");
-    assert_eq!(
-        h.take_client(),
-        "452 4.5.3 only one recipient per message\r\n"
-    );
+    assert_eq!(h.take_client(), "452 4.5.3 only one recipient per message\r\n");
     send_message(&mut h, &mut server, "still fine\r\n.\r\n");
 }
 
@@ -254,10 +211,7 @@ fn strict_order_and_syntax() {
         ("HELO a", "250 onion.example"),
         ("RCPT TO:<x%y@z>", "503 5.5.1 bad sequence of commands"),
         ("MAIL FROM:<a@b>", "250 2.1.0 sender ok"),
-        (
-            "RCPT TO:<mary@recipient.example>",
-            "553 5.1.3 recipient must be user%host@proxy",
-        ),
+        ("RCPT TO:<mary@recipient.example>", "553 5.1.3 recipient must be user%host@proxy"),
     ];
     for (command, answer) in steps {
         h.client_sends(format!("{command}\r\n").as_bytes());
@@ -267,28 +221,19 @@ fn strict_order_and_syntax() {
     assert_eq!(h.take_client(), "250 2.0.0 OK\r\n250 2.1.0 sender ok\r\n");
     h.client_sends(&vec![b'N'; 5000]);
     h.client_sends(b"OOP\r\nNOOP\r\n");
-    assert_eq!(
-        h.take_client(),
-        "500 5.5.2 line too long\r\n250 2.0.0 OK\r\n"
-    );
+    assert_eq!(h.take_client(), "500 5.5.2 line too long\r\n250 2.0.0 OK\r\n");
     assert!(h.opened.is_empty());
 }
 
 #[test]
 fn bad_status_is_451_or_554_and_the_session_goes_on() {
-    for (status, answer) in [
-        (Status::ConnectFailed, "451 4.4.0 "),
-        (Status::Policy, "554 5.7.1 "),
-    ] {
+    for (status, answer) in [(Status::ConnectFailed, "451 4.4.0 "), (Status::Policy, "554 5.7.1 ")] {
         let mut h = proxy(true, false);
         h.client_sends(b"HELO a\r\nMAIL FROM:<a@b>\r\nRCPT TO:<m%r.example@p>\r\n");
         h.take_client();
         h.status(h.last_opened(), status);
         let reply = h.take_client();
-        assert!(
-            reply.starts_with(answer) && reply.contains(status.meaning()),
-            "{reply}"
-        );
+        assert!(reply.starts_with(answer) && reply.contains(status.meaning()), "{reply}");
         h.client_sends(b"RCPT TO:<m%r.example@p>\r\n");
         assert_eq!(h.opened.len(), 2, "a new attempt");
         FakeServer::accept(&mut h);
@@ -306,24 +251,13 @@ fn server_refusals_reach_the_client() {
     h.upstream_sends(id, b"220 hi\r\n");
     assert_eq!(h.take_upstream(id), "EHLO onion.example\r\n");
     h.upstream_sends(id, b"502 no ESMTP here\r\n");
-    assert_eq!(
-        h.take_upstream(id),
-        "HELO onion.example\r\n",
-        "falls back to HELO"
-    );
+    assert_eq!(h.take_upstream(id), "HELO onion.example\r\n", "falls back to HELO");
     h.upstream_sends(id, b"250 ok\r\n250 sender ok\r\n");
     h.upstream_sends(id, b"550-5.1.1 no such user\r\n550 5.1.1 really\r\n");
-    assert_eq!(
-        h.take_client(),
-        "550-5.1.1 no such user\r\n550 5.1.1 really\r\n"
-    );
+    assert_eq!(h.take_client(), "550-5.1.1 no such user\r\n550 5.1.1 really\r\n");
     assert!(h.take_upstream(id).ends_with("RSET\r\n"));
     h.upstream_sends(id, b"250 reset\r\n");
-    assert_eq!(
-        h.take_client(),
-        "",
-        "the RSET reply is the proxy's own business"
-    );
+    assert_eq!(h.take_client(), "", "the RSET reply is the proxy's own business");
     h.client_sends(b"DATA\r\n");
     assert_eq!(h.take_client(), "503 5.5.1 bad sequence of commands\r\n");
 }
@@ -338,7 +272,10 @@ fn lost_connection_mid_message_and_client_leaving() {
     h.client_sends(b"Subject: x\r\n\r\npart one\r\n");
     h.upstream_closed(server.id);
     h.client_sends(b"part two\r\n.\r\nQUIT\r\n");
-    assert_eq!(h.take_client(), "451 4.4.2 connection to the destination lost\r\n221 2.0.0 onion.example closing connection\r\n");
+    assert_eq!(
+        h.take_client(),
+        "451 4.4.2 connection to the destination lost\r\n221 2.0.0 onion.example closing connection\r\n"
+    );
     assert!(h.client_closed);
 
     let mut h = proxy(true, false);
@@ -348,10 +285,7 @@ fn lost_connection_mid_message_and_client_leaving() {
     h.client_sends(b"half a mess");
     h.client_eof();
     assert!(h.client_closed && h.peer(server.id).closed);
-    assert!(
-        !h.take_upstream(server.id).contains("QUIT"),
-        "no end-of-data, no QUIT: the server drops it"
-    );
+    assert!(!h.take_upstream(server.id).contains("QUIT"), "no end-of-data, no QUIT: the server drops it");
 }
 
 proptest! {

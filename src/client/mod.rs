@@ -1,0 +1,7 @@
+//! Clients of the router network: the onion proxy and the stand-alone entry funnel (SPEC §8).
+
+pub mod funnel;
+pub mod onion_proxy;
+pub mod uplink;
+
+pub use onion_proxy::{OnionProxy, OnionProxyConfig};

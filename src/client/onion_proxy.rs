@@ -1,0 +1,498 @@
+//! The onion proxy's sans-IO core (SPEC §8): accepts standard structures from application
+//! proxies, picks a route, builds the onion, opens the anonymous connection over its uplink,
+//! returns the exit funnel's status byte and relays with pre- and postcryption.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::uplink::{Uplink, UplinkEvent};
+use crate::config::network::Network;
+use crate::config::policy::Policy;
+use crate::crypto::{CipherCode, Engine, RsaPublicKey};
+use crate::event::{Action, Core, ListenerIdx, Now, SockId, SockIds};
+use crate::onion::{self, OnionPlan, RouteHop};
+use crate::router::aci::{AciAllocator, Half};
+use crate::router::create_chunks;
+use crate::wire::standard::Host;
+use crate::wire::{Aci, Cell, Command, StandardStructure, Status, PAYLOAD_LEN};
+
+/// Onion proxy settings.
+pub struct OnionProxyConfig {
+    pub network: Network,
+    /// Index of the entry router in `network`.
+    pub entry: usize,
+    /// A stand-alone funnel to reach the entry router through (address and its public key).
+    pub via: Option<(SocketAddr, RsaPublicKey)>,
+    pub hops: usize,
+    /// Destination policy (address, port, protocol).
+    pub policy: Policy,
+    /// Application proxies allowed to connect (source networks).
+    pub allow_from: Vec<(IpAddr, u8)>,
+    pub forw: CipherCode,
+    pub back: CipherCode,
+    /// Onion lifetime (expiration = now + this).
+    pub expires: Duration,
+    /// How long an application may wait for the uplink before status 7.
+    pub link_wait: Duration,
+}
+
+enum AppState {
+    /// Reading the standard structure.
+    Reading(Vec<u8>),
+    /// Structure accepted; waiting for the uplink. Holds the structure and data after it.
+    Waiting {
+        structure: StandardStructure,
+        extra: Vec<u8>,
+        since: Instant,
+    },
+    /// Onion sent; waiting for the status byte.
+    Opening,
+    Open,
+}
+
+struct App {
+    state: AppState,
+    aci: Option<Aci>,
+    route: Vec<String>,
+    fwd: Vec<Engine>,
+    back: Vec<Engine>,
+    got_eof: bool,
+    sent_eof: bool,
+}
+
+/// The onion proxy core.
+pub struct OnionProxy {
+    cfg: OnionProxyConfig,
+    rng: StdRng,
+    ids: SockIds,
+    actions: VecDeque<Action>,
+    uplink: Uplink,
+    aci: AciAllocator,
+    apps: HashMap<SockId, App>,
+    by_aci: HashMap<Aci, SockId>,
+    awaiting_ack: HashSet<Aci>,
+    started: bool,
+    /// Connections opened, and how each ended, for logs and tests.
+    pub opened: u64,
+}
+
+fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let m = if bits == 0 { 0 } else { u32::MAX << (32 - bits.min(32)) };
+            u32::from(a) & m == u32::from(n) & m
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let m = if bits == 0 { 0 } else { u128::MAX << (128 - bits.min(128)) };
+            u128::from(a) & m == u128::from(n) & m
+        }
+        _ => false,
+    }
+}
+
+impl OnionProxy {
+    pub fn new(cfg: OnionProxyConfig, now: Now) -> OnionProxy {
+        OnionProxy::with_rng(cfg, now, StdRng::from_entropy())
+    }
+
+    pub fn with_rng(cfg: OnionProxyConfig, now: Now, rng: StdRng) -> OnionProxy {
+        let (addr, key) = match &cfg.via {
+            Some((a, k)) => (*a, k.clone()),
+            None => {
+                let e = &cfg.network.routers[cfg.entry];
+                (SocketAddr::V4(e.addr), e.key.clone())
+            }
+        };
+        OnionProxy {
+            uplink: Uplink::new(addr, key, now),
+            cfg,
+            rng,
+            ids: SockIds::default(),
+            actions: VecDeque::new(),
+            aci: AciAllocator::new(Half::Low),
+            apps: HashMap::new(),
+            by_aci: HashMap::new(),
+            awaiting_ack: HashSet::new(),
+            started: false,
+            opened: 0,
+        }
+    }
+
+    /// Open anonymous connections.
+    pub fn connection_count(&self) -> usize {
+        self.by_aci.len()
+    }
+
+    pub fn uplink_open(&self) -> bool {
+        self.uplink.is_open()
+    }
+
+    /// Answer an application with a status byte; non-zero closes it.
+    fn answer(&mut self, sock: SockId, status: Status) {
+        self.actions.push_back(Action::Send { sock, data: vec![status as u8] });
+        if status != Status::Ok {
+            info!("connection refused: {status}");
+            self.close_app(sock, false);
+        }
+    }
+
+    /// Forget an application connection, DESTROYing its anonymous connection if asked.
+    fn close_app(&mut self, sock: SockId, destroy: bool) {
+        let Some(app) = self.apps.remove(&sock) else { return };
+        self.actions.push_back(Action::Close { sock });
+        if let Some(aci) = app.aci {
+            self.by_aci.remove(&aci);
+            if destroy {
+                self.send_destroy(aci);
+            }
+        }
+    }
+
+    fn send_destroy(&mut self, aci: Aci) {
+        let cell = Cell::destroy(aci, &mut self.rng);
+        if self.uplink.send(&cell, Now::system()) {
+            self.awaiting_ack.insert(aci);
+        } else {
+            self.aci.release(aci);
+        }
+    }
+
+    fn on_structure(&mut self, now: Now, sock: SockId) {
+        let Some(app) = self.apps.get_mut(&sock) else { return };
+        let AppState::Reading(buf) = &mut app.state else { return };
+        let (structure, used) = match StandardStructure::parse(buf) {
+            Ok(None) => return,
+            Ok(Some(x)) => x,
+            Err(status) => return self.answer(sock, status),
+        };
+        let extra = buf[used..].to_vec();
+        if !self.destination_allowed(&structure) {
+            return self.answer(sock, Status::Policy);
+        }
+        let Some(app) = self.apps.get_mut(&sock) else { return };
+        app.state = AppState::Waiting { structure, extra, since: now.mono };
+        if self.uplink.is_open() {
+            self.open_connection(now, sock);
+        }
+    }
+
+    fn destination_allowed(&self, s: &StandardStructure) -> bool {
+        match &s.host {
+            Host::V4(a) => self.cfg.policy.allows(IpAddr::V4(*a), s.port, s.protocol),
+            Host::V6(a) => self.cfg.policy.allows(IpAddr::V6(*a), s.port, s.protocol),
+            // Names are resolved at the exit, never here (a local lookup would leak them);
+            // only rules with a wildcard address can match them.
+            Host::Name(_) => self.cfg.policy.allows_any_address(s.port, s.protocol),
+        }
+    }
+
+    /// Build the onion and send CREATE cells and the precrypted structure.
+    fn open_connection(&mut self, now: Now, sock: SockId) {
+        let Some(app) = self.apps.get_mut(&sock) else { return };
+        let AppState::Waiting { structure, extra, .. } = &app.state else { return };
+        let (structure, extra) = (structure.clone(), extra.clone());
+        let route = match self.cfg.network.random_route(self.cfg.entry, self.cfg.hops, &mut self.rng) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!("no route: {e}");
+                return self.answer(sock, Status::RouteFailed);
+            }
+        };
+        let hops: Vec<RouteHop> = route
+            .iter()
+            .map(|&i| RouteHop { addr: self.cfg.network.routers[i].addr, key: self.cfg.network.routers[i].key.clone() })
+            .collect();
+        let expiration = (now.unix + self.cfg.expires.as_secs()).min(u64::from(u32::MAX)) as u32;
+        let plan = OnionPlan::random(hops.len(), self.cfg.forw, self.cfg.back, expiration, &mut self.rng);
+        let built = onion::build(&hops, &plan);
+        let aci = self.aci.allocate(&mut self.rng);
+        let (Ok(bytes), Some(aci)) = (built, aci) else {
+            warn!("cannot build the onion or allocate an ACI");
+            return self.answer(sock, Status::RouteFailed);
+        };
+        let keys = plan.key_sets();
+        let Some(app) = self.apps.get_mut(&sock) else { return };
+        app.fwd = keys.iter().map(|k| Engine::new(self.cfg.forw, &k.key3)).collect();
+        app.back = keys.iter().map(|k| Engine::new(self.cfg.back, &k.key2)).collect();
+        app.route = route.iter().map(|&i| self.cfg.network.routers[i].name.clone()).collect();
+        app.aci = Some(aci);
+        app.state = AppState::Opening;
+        info!("connection to {}:{} via {}", structure.host, structure.port, app.route.join(" > "));
+        self.by_aci.insert(aci, sock);
+        self.opened += 1;
+        for r in create_chunks() {
+            if let Ok(cell) = Cell::with_data(aci, Command::Create, &bytes[r], &mut self.rng) {
+                self.uplink.send(&cell, now);
+            }
+        }
+        let mut first = structure.to_bytes();
+        first.extend_from_slice(&extra);
+        self.send_data(now, sock, &first);
+    }
+
+    /// Precrypt bytes (or end of stream, when empty) and queue them as DATA cells.
+    fn send_data(&mut self, now: Now, sock: SockId, data: &[u8]) {
+        let Some(app) = self.apps.get_mut(&sock) else { return };
+        let Some(aci) = app.aci else { return };
+        let chunks: Vec<&[u8]> = if data.is_empty() { vec![&[][..]] } else { data.chunks(PAYLOAD_LEN).collect() };
+        for chunk in chunks {
+            let Ok(mut cell) = Cell::with_data(aci, Command::Data, chunk, &mut self.rng) else { continue };
+            for e in app.fwd.iter_mut().rev() {
+                e.apply(&mut cell.body);
+            }
+            self.uplink.send(&cell, now);
+        }
+    }
+
+    fn on_cells(&mut self, now: Now) {
+        let cells = std::mem::take(&mut self.uplink.cells);
+        for cell in &cells {
+            self.on_cell(now, cell.clone());
+        }
+        let mut cells = cells;
+        cells.clear();
+        self.uplink.cells = cells;
+    }
+
+    fn on_cell(&mut self, now: Now, mut cell: Cell) {
+        let aci = cell.aci;
+        match cell.command {
+            Command::Padding => {}
+            Command::Create => {
+                warn!("CREATE from the network on ACI {aci}; DESTROY");
+                self.send_destroy(aci);
+            }
+            Command::Destroy => {
+                if self.awaiting_ack.remove(&aci) {
+                    self.aci.release(aci);
+                } else if let Some(sock) = self.by_aci.remove(&aci) {
+                    let ack = Cell::destroy(aci, &mut self.rng);
+                    self.uplink.send(&ack, now);
+                    self.aci.release(aci);
+                    if let Some(app) = self.apps.get_mut(&sock) {
+                        app.aci = None;
+                        if matches!(app.state, AppState::Opening) {
+                            self.answer(sock, Status::RouteFailed);
+                        }
+                    }
+                    self.close_app(sock, false);
+                }
+            }
+            Command::Data => {
+                let Some(&sock) = self.by_aci.get(&aci) else { return };
+                let Some(app) = self.apps.get_mut(&sock) else { return };
+                for e in app.back.iter_mut() {
+                    e.apply(&mut cell.body);
+                }
+                let Some(data) = cell.data() else {
+                    warn!("DATA Length > 44 after postcryption: keystreams out of step; DESTROY");
+                    return self.close_app(sock, true);
+                };
+                match app.state {
+                    AppState::Opening => {
+                        let status = data.first().and_then(|b| Status::from_byte(*b));
+                        let status = match (data.len(), status) {
+                            (1, Some(s)) => s,
+                            _ => Status::RouteFailed,
+                        };
+                        if status == Status::Ok {
+                            app.state = AppState::Open;
+                        }
+                        self.answer(sock, status);
+                    }
+                    AppState::Open if data.is_empty() => {
+                        app.got_eof = true;
+                        self.actions.push_back(Action::ShutdownWrite { sock });
+                    }
+                    AppState::Open => self.actions.push_back(Action::Send { sock, data: data.to_vec() }),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn uplink_down(&mut self, why: &str) {
+        let socks: Vec<SockId> = self.apps.keys().copied().collect();
+        for sock in socks {
+            let Some(app) = self.apps.get_mut(&sock) else { continue };
+            if app.aci.is_some() {
+                if matches!(app.state, AppState::Opening) {
+                    self.actions.push_back(Action::Send { sock, data: vec![Status::RouteFailed as u8] });
+                }
+                debug!("closing application connection: uplink lost ({why})");
+                self.close_app(sock, false);
+            }
+        }
+        self.by_aci.clear();
+        self.awaiting_ack.clear();
+        self.aci = AciAllocator::new(Half::Low);
+    }
+
+    fn handle_uplink(&mut self, now: Now, ev: Option<UplinkEvent>) {
+        match ev {
+            None => {}
+            Some(UplinkEvent::Up) => {
+                let waiting: Vec<SockId> = self
+                    .apps
+                    .iter()
+                    .filter(|(_, a)| matches!(a.state, AppState::Waiting { .. }))
+                    .map(|(s, _)| *s)
+                    .collect();
+                for s in waiting {
+                    self.open_connection(now, s);
+                }
+                self.on_cells(now);
+            }
+            Some(UplinkEvent::Cells) => self.on_cells(now),
+            Some(UplinkEvent::Down(why)) => self.uplink_down(&why),
+        }
+    }
+}
+
+impl Core for OnionProxy {
+    fn accepted(&mut self, _now: Now, _l: ListenerIdx, peer: SocketAddr) -> Option<SockId> {
+        let sock = self.ids.next();
+        let app = App {
+            state: AppState::Reading(Vec::new()),
+            aci: None,
+            route: Vec::new(),
+            fwd: Vec::new(),
+            back: Vec::new(),
+            got_eof: false,
+            sent_eof: false,
+        };
+        self.apps.insert(sock, app);
+        if !self.cfg.allow_from.iter().any(|(n, b)| in_net(peer.ip(), *n, *b)) {
+            warn!("application proxy {peer} not allowed by --allow-from");
+            self.answer(sock, Status::Policy);
+        }
+        Some(sock)
+    }
+
+    fn connected(&mut self, now: Now, sock: SockId, result: io::Result<()>) {
+        if self.uplink.sock() == Some(sock) {
+            let ev = self.uplink.connected(now, result, &mut self.rng, &mut self.actions);
+            self.handle_uplink(now, ev);
+        }
+    }
+
+    fn received(&mut self, now: Now, sock: SockId, data: &[u8]) {
+        if self.uplink.sock() == Some(sock) {
+            let ev = self.uplink.received(now, data, &mut self.actions);
+            return self.handle_uplink(now, ev);
+        }
+        let Some(app) = self.apps.get_mut(&sock) else { return };
+        match &mut app.state {
+            AppState::Reading(buf) => {
+                buf.extend_from_slice(data);
+                self.on_structure(now, sock);
+            }
+            AppState::Waiting { extra, .. } => extra.extend_from_slice(data),
+            AppState::Opening | AppState::Open => self.send_data(now, sock, data),
+        }
+    }
+
+    fn eof(&mut self, now: Now, sock: SockId) {
+        if self.uplink.sock() == Some(sock) {
+            let ev = self.uplink.lost(now, "closed by the router", &mut self.actions);
+            return self.handle_uplink(now, Some(ev));
+        }
+        let Some(app) = self.apps.get_mut(&sock) else { return };
+        match app.state {
+            AppState::Opening | AppState::Open if app.got_eof => self.close_app(sock, true),
+            AppState::Opening | AppState::Open if !app.sent_eof => {
+                app.sent_eof = true;
+                self.send_data(now, sock, &[]);
+            }
+            AppState::Reading(_) | AppState::Waiting { .. } => self.close_app(sock, false),
+            _ => {}
+        }
+    }
+
+    fn failed(&mut self, now: Now, sock: SockId, error: io::Error) {
+        if self.uplink.sock() == Some(sock) {
+            let ev = self.uplink.lost(now, &error.to_string(), &mut self.actions);
+            return self.handle_uplink(now, Some(ev));
+        }
+        self.close_app(sock, true);
+    }
+
+    fn write_buffered(&mut self, _now: Now, sock: SockId, bytes: usize) {
+        use crate::router::flow::{HIGH_WATER, LOW_WATER};
+        let apps: Vec<SockId> = self.apps.keys().copied().collect();
+        if self.uplink.sock() == Some(sock) {
+            for a in apps {
+                if bytes >= HIGH_WATER {
+                    self.actions.push_back(Action::PauseRead { sock: a });
+                } else if bytes <= LOW_WATER {
+                    self.actions.push_back(Action::ResumeRead { sock: a });
+                }
+            }
+        } else if let Some(up) = self.uplink.sock() {
+            if bytes >= HIGH_WATER {
+                self.actions.push_back(Action::PauseRead { sock: up });
+            } else if bytes <= LOW_WATER {
+                self.actions.push_back(Action::ResumeRead { sock: up });
+            }
+        }
+    }
+
+    fn resolved(&mut self, _now: Now, _request: u64, _result: io::Result<Vec<SocketAddr>>) {}
+
+    fn tick(&mut self, now: Now) {
+        if !self.started {
+            self.started = true;
+            info!(
+                "onion proxy: uplink {}, {} hops, forward {} / backward {}",
+                self.uplink.addr, self.cfg.hops, self.cfg.forw, self.cfg.back
+            );
+        }
+        let ev = self.uplink.tick(now, &mut self.ids, &mut self.actions);
+        self.handle_uplink(now, ev);
+        let expired: Vec<SockId> = self
+            .apps
+            .iter()
+            .filter(
+                |(_, a)| matches!(a.state, AppState::Waiting { since, .. } if now.mono >= since + self.cfg.link_wait),
+            )
+            .map(|(s, _)| *s)
+            .collect();
+        for s in expired {
+            warn!("uplink not available in time; refusing connection");
+            self.answer(s, Status::RouteFailed);
+        }
+        self.uplink.flush(&mut self.actions);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let waiting = self.apps.values().filter_map(|a| match a.state {
+            AppState::Waiting { since, .. } => Some(since + self.cfg.link_wait),
+            _ => None,
+        });
+        self.uplink.poll_timeout().into_iter().chain(waiting).min()
+    }
+
+    fn poll_action(&mut self) -> Option<Action> {
+        if self.actions.is_empty() {
+            self.uplink.flush(&mut self.actions);
+        }
+        self.actions.pop_front()
+    }
+
+    fn shutdown(&mut self, _now: Now) {
+        let socks: Vec<SockId> = self.apps.keys().copied().collect();
+        for s in socks {
+            self.close_app(s, true);
+        }
+        self.uplink.flush(&mut self.actions);
+        if let Some(s) = self.uplink.sock() {
+            self.actions.push_back(Action::Close { sock: s });
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The contract between a sans-IO core (router, onion proxy, funnel, application proxies) and
+//! whatever drives it: the mio reactor in production, an in-memory network in tests.
+//!
+//! The core never touches a socket or a clock. The driver tells it what happened (a socket was
+//! accepted, connected, received bytes, reached EOF, failed; a name resolved; time passed) and
+//! polls it for [`Action`]s (send bytes, connect, shut down, close, pause reading) and for the
+//! next instant it wants to be woken at.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// A socket, named by the core. Ids are never reused within a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SockId(pub u64);
+
+impl std::fmt::Display for SockId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Hands out fresh socket ids.
+#[derive(Debug, Default)]
+pub struct SockIds(u64);
+
+impl SockIds {
+    pub fn next(&mut self) -> SockId {
+        self.0 += 1;
+        SockId(self.0)
+    }
+}
+
+/// The time, as the driver sees it: a monotonic instant for timers and the wall clock (Unix
+/// seconds) for onion expirations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    pub mono: Instant,
+    pub unix: u64,
+}
+
+impl Now {
+    /// The real time.
+    pub fn system() -> Now {
+        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Now { mono: Instant::now(), unix }
+    }
+
+    /// This time advanced by `d` (for simulations).
+    pub fn after(self, d: Duration) -> Now {
+        let unix_base = self.unix;
+        let mono = self.mono + d;
+        Now { mono, unix: unix_base + d.as_secs() }
+    }
+}
+
+/// What a core asks its driver to do. Actions on one socket are carried out in order.
+#[derive(Debug)]
+pub enum Action {
+    /// Append bytes to the socket's write buffer.
+    Send {
+        sock: SockId,
+        data: Vec<u8>,
+    },
+    /// Open a TCP connection; the result comes back through [`Core::connected`]. `privileged`
+    /// asks for a source port in 512..=1023 (rlogin).
+    Connect {
+        sock: SockId,
+        addr: SocketAddr,
+        privileged: bool,
+    },
+    /// Shut down the write side once everything queued before has been written.
+    ShutdownWrite {
+        sock: SockId,
+    },
+    /// Close once everything queued before has been written. The core forgets the socket; no
+    /// further events are reported for it.
+    Close {
+        sock: SockId,
+    },
+    /// Close at once, discarding unwritten bytes (protocol violations).
+    Abort {
+        sock: SockId,
+    },
+    /// Stop or resume reading from a socket (backpressure).
+    PauseRead {
+        sock: SockId,
+    },
+    ResumeRead {
+        sock: SockId,
+    },
+    /// Resolve a host name; the answer comes back through [`Core::resolved`].
+    Resolve {
+        request: u64,
+        host: String,
+        port: u16,
+    },
+}
+
+/// A listening socket's index, in the order the driver was given them.
+pub type ListenerIdx = usize;
+
+/// A sans-IO core.
+pub trait Core {
+    /// A connection arrived on listener `listener`. Returns the id the core gives it, or `None`
+    /// to refuse it (the driver closes it).
+    fn accepted(&mut self, now: Now, listener: ListenerIdx, peer: SocketAddr) -> Option<SockId>;
+    /// An outgoing connection completed or failed.
+    fn connected(&mut self, now: Now, sock: SockId, result: io::Result<()>);
+    /// Bytes arrived.
+    fn received(&mut self, now: Now, sock: SockId, data: &[u8]);
+    /// The peer shut down its write side; nothing more will be received.
+    fn eof(&mut self, now: Now, sock: SockId);
+    /// The socket failed (reset, error) and is gone.
+    fn failed(&mut self, now: Now, sock: SockId, error: io::Error);
+    /// How many bytes are waiting in the socket's write buffer after the last write attempt.
+    fn write_buffered(&mut self, now: Now, sock: SockId, bytes: usize);
+    /// A name resolution finished.
+    fn resolved(&mut self, now: Now, request: u64, result: io::Result<Vec<SocketAddr>>);
+    /// Time passed; called at least when [`Core::poll_timeout`] is due, and after every batch
+    /// of events (a "wake-up").
+    fn tick(&mut self, now: Now);
+    /// The earliest instant the core wants [`Core::tick`] called.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// The next action, if any.
+    fn poll_action(&mut self) -> Option<Action>;
+    /// Shut down cleanly (SIGINT/SIGTERM): destroy connections, close links.
+    fn shutdown(&mut self, now: Now);
+}

@@ -1,0 +1,6 @@
+//! Sockets: the mio reactor that drives every role's sans-IO core. The only module with I/O.
+
+pub mod connect;
+pub mod reactor;
+
+pub use reactor::{Reactor, ReactorConfig};

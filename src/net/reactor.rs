@@ -1,0 +1,416 @@
+//! The one event loop. It owns the sockets, reads until `WouldBlock`, batches writes (many
+//! cells per syscall), carries out a core's [`Action`]s and reports socket events back to it.
+//! Every role runs this same loop with a different [`Core`].
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::connect::start_connect;
+use crate::event::{Action, Core, Now, SockId};
+
+const WAKER: Token = Token(usize::MAX);
+const SIGNALS: Token = Token(usize::MAX - 1);
+const LISTENER_BASE: usize = usize::MAX - 1024;
+/// Bytes read from one socket per wake-up before others get their turn.
+const READ_BUDGET: usize = 256 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Settings of the loop.
+#[derive(Debug, Clone)]
+pub struct ReactorConfig {
+    /// How long a clean shutdown may spend flushing.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ReactorConfig {
+    fn default() -> Self {
+        ReactorConfig { shutdown_grace: Duration::from_secs(2) }
+    }
+}
+
+#[derive(Default)]
+struct Sock {
+    stream: Option<TcpStream>,
+    connecting: bool,
+    out: Vec<u8>,
+    out_pos: usize,
+    shutdown_after_flush: bool,
+    close_after_flush: bool,
+    read_paused: bool,
+    read_done: bool,
+    /// Readable data may be waiting (budget ran out or reading was paused).
+    read_pending: bool,
+    last_reported: usize,
+}
+
+impl Sock {
+    fn pending(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+}
+
+/// The reactor, generic over the core it drives.
+pub struct Reactor<C: Core> {
+    poll: Poll,
+    core: C,
+    listeners: Vec<TcpListener>,
+    socks: HashMap<SockId, Sock>,
+    resolver_tx: mpsc::Sender<(u64, io::Result<Vec<SocketAddr>>)>,
+    resolver_rx: mpsc::Receiver<(u64, io::Result<Vec<SocketAddr>>)>,
+    waker: Arc<Waker>,
+    config: ReactorConfig,
+    buf: Vec<u8>,
+    dirty: Vec<SockId>,
+}
+
+fn token(sock: SockId) -> Token {
+    Token(sock.0 as usize)
+}
+
+impl<C: Core> Reactor<C> {
+    pub fn new(core: C, listeners: Vec<std::net::TcpListener>, config: ReactorConfig) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut ls = Vec::new();
+        for (i, l) in listeners.into_iter().enumerate() {
+            l.set_nonblocking(true)?;
+            let mut l = TcpListener::from_std(l);
+            poll.registry().register(&mut l, Token(LISTENER_BASE + i), Interest::READABLE)?;
+            ls.push(l);
+        }
+        let (resolver_tx, resolver_rx) = mpsc::channel();
+        Ok(Reactor {
+            poll,
+            core,
+            listeners: ls,
+            socks: HashMap::new(),
+            resolver_tx,
+            resolver_rx,
+            waker,
+            config,
+            buf: vec![0; READ_CHUNK],
+            dirty: Vec::new(),
+        })
+    }
+
+    pub fn core(&self) -> &C {
+        &self.core
+    }
+
+    /// Run until SIGINT/SIGTERM, then shut the core down and flush for the grace period.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut signals =
+            signal_hook_mio::v1_0::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
+        self.poll.registry().register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let mut events = Events::with_capacity(1024);
+        let mut shutdown_deadline: Option<Instant> = None;
+        self.core.tick(Now::system());
+        self.apply_actions();
+        loop {
+            let now = Instant::now();
+            let mut timeout = self.core.poll_timeout().map(|t| t.saturating_duration_since(now));
+            if self.socks.values().any(|s| s.read_pending && !s.read_paused && !s.read_done) {
+                timeout = Some(Duration::ZERO);
+            }
+            if let Some(d) = shutdown_deadline {
+                if now >= d || self.socks.values().all(|s| s.pending() == 0 || s.stream.is_none()) {
+                    info!("shut down");
+                    return Ok(());
+                }
+                let left = d - now;
+                timeout = Some(timeout.map_or(left, |t| t.min(left)).min(Duration::from_millis(50)));
+            }
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    WAKER => self.drain_resolver(),
+                    SIGNALS => {
+                        for sig in signals.pending() {
+                            info!("signal {sig}: shutting down");
+                        }
+                        if shutdown_deadline.is_none() {
+                            shutdown_deadline = Some(Instant::now() + self.config.shutdown_grace);
+                            self.core.shutdown(Now::system());
+                            for l in &mut self.listeners {
+                                let _ = self.poll.registry().deregister(l);
+                            }
+                            self.listeners.clear();
+                        }
+                    }
+                    Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
+                    Token(t) => {
+                        let id = SockId(t as u64);
+                        if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
+                            self.on_writable(id);
+                        }
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            if let Some(s) = self.socks.get_mut(&id) {
+                                s.read_pending = true;
+                            }
+                        }
+                    }
+                }
+                self.apply_actions();
+            }
+            self.read_pending();
+            self.core.tick(Now::system());
+            self.apply_actions();
+        }
+    }
+
+    fn accept(&mut self, idx: usize) {
+        loop {
+            let Some(l) = self.listeners.get(idx) else { return };
+            match l.accept() {
+                Ok((mut stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let Some(id) = self.core.accepted(Now::system(), idx, peer) else { continue };
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    if let Err(e) = self.poll.registry().register(&mut stream, token(id), interest) {
+                        warn!("cannot register connection from {peer}: {e}");
+                        self.core.failed(Now::system(), id, e);
+                        continue;
+                    }
+                    let sock = Sock { stream: Some(stream), read_pending: true, ..Sock::default() };
+                    self.socks.insert(id, sock);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn drain_resolver(&mut self) {
+        while let Ok((req, result)) = self.resolver_rx.try_recv() {
+            self.core.resolved(Now::system(), req, result);
+        }
+    }
+
+    fn on_writable(&mut self, id: SockId) {
+        let Some(s) = self.socks.get_mut(&id) else { return };
+        if s.connecting {
+            let Some(stream) = s.stream.as_ref() else { return };
+            let result = match stream.take_error() {
+                Ok(Some(e)) | Err(e) => Err(e),
+                Ok(None) => match stream.peer_addr() {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
+                    Err(e) => Err(e),
+                },
+            };
+            s.connecting = false;
+            let ok = result.is_ok();
+            if ok {
+                let _ = stream.set_nodelay(true);
+                s.read_pending = true;
+            } else {
+                self.drop_sock(id);
+            }
+            self.core.connected(Now::system(), id, result);
+            if !ok {
+                return;
+            }
+        }
+        self.flush(id);
+    }
+
+    fn read_pending(&mut self) {
+        let ids: Vec<SockId> = self
+            .socks
+            .iter()
+            .filter(|(_, s)| s.read_pending && !s.read_paused && !s.read_done && !s.connecting)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.read(id);
+            self.apply_actions();
+        }
+    }
+
+    fn read(&mut self, id: SockId) {
+        let mut budget = READ_BUDGET;
+        loop {
+            let Some(s) = self.socks.get_mut(&id) else { return };
+            if s.read_paused || s.read_done {
+                return;
+            }
+            let Some(stream) = s.stream.as_mut() else { return };
+            if budget == 0 {
+                return; // read_pending stays set: continue next round
+            }
+            match stream.read(&mut self.buf) {
+                Ok(0) => {
+                    s.read_done = true;
+                    s.read_pending = false;
+                    self.core.eof(Now::system(), id);
+                    return;
+                }
+                Ok(n) => {
+                    budget = budget.saturating_sub(n);
+                    self.core.received(Now::system(), id, &self.buf[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    s.read_pending = false;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.drop_sock(id);
+                    self.core.failed(Now::system(), id, e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn apply_actions(&mut self) {
+        loop {
+            while let Some(a) = self.core.poll_action() {
+                self.apply(a);
+            }
+            let dirty = std::mem::take(&mut self.dirty);
+            if dirty.is_empty() {
+                return;
+            }
+            for id in dirty {
+                self.flush(id);
+            }
+        }
+    }
+
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::Send { sock, data } => {
+                if let Some(s) = self.socks.get_mut(&sock) {
+                    if s.out_pos == s.out.len() {
+                        s.out.clear();
+                        s.out_pos = 0;
+                    }
+                    s.out.extend_from_slice(&data);
+                    self.dirty.push(sock);
+                }
+            }
+            Action::Connect { sock, addr, privileged } => match start_connect(addr, privileged) {
+                Ok(mut stream) => {
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    if let Err(e) = self.poll.registry().register(&mut stream, token(sock), interest) {
+                        self.core.connected(Now::system(), sock, Err(e));
+                        return;
+                    }
+                    let s = Sock { stream: Some(stream), connecting: true, ..Sock::default() };
+                    self.socks.insert(sock, s);
+                }
+                Err(e) => self.core.connected(Now::system(), sock, Err(e)),
+            },
+            Action::ShutdownWrite { sock } => {
+                if let Some(s) = self.socks.get_mut(&sock) {
+                    s.shutdown_after_flush = true;
+                    self.dirty.push(sock);
+                }
+            }
+            Action::Close { sock } => {
+                if let Some(s) = self.socks.get_mut(&sock) {
+                    s.close_after_flush = true;
+                    s.read_paused = true;
+                    self.dirty.push(sock);
+                }
+            }
+            Action::Abort { sock } => self.drop_sock(sock),
+            Action::PauseRead { sock } => {
+                if let Some(s) = self.socks.get_mut(&sock) {
+                    s.read_paused = true;
+                }
+            }
+            Action::ResumeRead { sock } => {
+                if let Some(s) = self.socks.get_mut(&sock) {
+                    if !s.close_after_flush {
+                        s.read_paused = false;
+                        s.read_pending = true;
+                    }
+                }
+            }
+            Action::Resolve { request, host, port } => {
+                let tx = self.resolver_tx.clone();
+                let waker = Arc::clone(&self.waker);
+                std::thread::spawn(move || {
+                    use std::net::ToSocketAddrs;
+                    let r = (host.as_str(), port).to_socket_addrs().map(|it| it.collect());
+                    let _ = tx.send((request, r));
+                    let _ = waker.wake();
+                });
+            }
+        }
+    }
+
+    /// Write what fits; carry out a pending shutdown or close once the buffer is empty.
+    fn flush(&mut self, id: SockId) {
+        let Some(s) = self.socks.get_mut(&id) else { return };
+        if s.connecting {
+            return;
+        }
+        let Some(stream) = s.stream.as_mut() else { return };
+        while s.out_pos < s.out.len() {
+            match stream.write(&s.out[s.out_pos..]) {
+                Ok(0) => break,
+                Ok(n) => s.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let close_requested = s.close_after_flush;
+                    self.drop_sock(id);
+                    if !close_requested {
+                        self.core.failed(Now::system(), id, e);
+                    }
+                    return;
+                }
+            }
+        }
+        if s.out_pos == s.out.len() {
+            s.out.clear();
+            s.out_pos = 0;
+            if s.close_after_flush {
+                let _ = stream.shutdown(Shutdown::Write);
+                self.drop_sock(id);
+                return;
+            }
+            if s.shutdown_after_flush {
+                s.shutdown_after_flush = false;
+                if let Err(e) = stream.shutdown(Shutdown::Write) {
+                    debug!("shutdown {id}: {e}");
+                }
+            }
+        } else if s.out_pos > READ_CHUNK && s.out_pos * 2 > s.out.len() {
+            s.out.drain(..s.out_pos);
+            s.out_pos = 0;
+        }
+        let pending = s.pending();
+        if pending != s.last_reported && !s.close_after_flush {
+            s.last_reported = pending;
+            self.core.write_buffered(Now::system(), id, pending);
+        }
+    }
+
+    fn drop_sock(&mut self, id: SockId) {
+        if let Some(mut s) = self.socks.remove(&id) {
+            if let Some(mut stream) = s.stream.take() {
+                let _ = self.poll.registry().deregister(&mut stream);
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Anonymous connections at a router (SPEC §6): CREATE reassembly and onion peeling, DATA
+//! crypting, and the DESTROY handshake.
+
+use log::{debug, info, warn};
+
+use super::core::{CircId, Circuit, Next, Router, Slot};
+use super::exit::Exit;
+use crate::crypto::Engine;
+use crate::event::{Now, SockId};
+use crate::onion::{self, Onion, ONION_LEN};
+use crate::wire::{Aci, Cell, Command, PAYLOAD_LEN};
+
+/// DATA cells kept while an onion is still arriving (more is a misbehaving client).
+const MAX_EARLY_CELLS: usize = 64;
+/// Lengths of the CREATE cells that carry an onion: 44 × 5 + 20.
+pub fn create_chunks() -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..ONION_LEN).step_by(PAYLOAD_LEN).map(|s| s..(s + PAYLOAD_LEN).min(ONION_LEN))
+}
+
+impl Router {
+    pub(super) fn handle_cell(&mut self, now: Now, link: SockId, cell: Cell) {
+        match cell.command {
+            Command::Padding => self.stats.padding_in += 1,
+            Command::Create => self.on_create(now, link, cell),
+            Command::Data => self.on_data(now, link, cell),
+            Command::Destroy => self.on_destroy(now, link, cell.aci),
+        }
+    }
+
+    fn on_create(&mut self, now: Now, link: SockId, cell: Cell) {
+        let aci = cell.aci;
+        let ours = self.links.get(&link).is_some_and(|l| l.aci.is_ours(aci));
+        if ours || aci == Aci::PADDING {
+            warn!("CREATE on ACI {aci} which the sender may not allocate; DESTROY");
+            self.send_destroy(now, link, aci);
+            return;
+        }
+        let len = cell.length() as usize;
+        match self.slots.get_mut(&(link, aci)) {
+            None => {
+                if len == 0 || len > PAYLOAD_LEN {
+                    self.refuse(now, link, aci, "bad CREATE length");
+                    return;
+                }
+                let onion = cell.body[1..1 + len].to_vec();
+                self.slots.insert((link, aci), Slot::Creating { onion, early: Vec::new() });
+            }
+            Some(Slot::Creating { onion, .. }) => {
+                if len == 0 || len > PAYLOAD_LEN || onion.len() + len > ONION_LEN {
+                    self.refuse(now, link, aci, "bad CREATE length");
+                    return;
+                }
+                onion.extend_from_slice(&cell.body[1..1 + len]);
+            }
+            Some(Slot::Live(c)) => {
+                let c = *c;
+                warn!("CREATE on a live connection (ACI {aci}); destroying it");
+                self.slots.remove(&(link, aci));
+                self.send_destroy(now, link, aci);
+                self.destroy_circuit(now, c, Some((link, aci)));
+                return;
+            }
+            Some(Slot::AwaitingAck) => return,
+        }
+        if let Some(Slot::Creating { onion, .. }) = self.slots.get(&(link, aci)) {
+            if onion.len() == ONION_LEN {
+                self.process_onion(now, link, aci);
+            }
+        }
+    }
+
+    /// Refuse a connection being created: DESTROY back and count the reason.
+    fn refuse(&mut self, now: Now, link: SockId, aci: Aci, reason: &str) {
+        info!("refused onion on ACI {aci}: {reason}");
+        self.stats.refuse(reason);
+        self.slots.remove(&(link, aci));
+        self.send_destroy(now, link, aci);
+    }
+
+    fn process_onion(&mut self, now: Now, link: SockId, aci: Aci) {
+        let Some(Slot::Creating { onion, early }) = self.slots.remove(&(link, aci)) else { return };
+        let Ok(bytes) = <Onion>::try_from(onion.as_slice()) else { return };
+        let max = self.cfg.max_onion_lifetime.as_secs();
+        let peeled = match onion::peel(&self.cfg.key, &bytes, now.unix, max, &mut self.rng) {
+            Ok(p) => p,
+            Err(e) => {
+                let reason = match e {
+                    onion::OnionError::Expired { .. } => "expired",
+                    onion::OnionError::TooFarAhead { .. } => "expiration too far ahead",
+                    onion::OnionError::Layer(_) | onion::OnionError::Rsa(_) => "undecryptable layer",
+                    _ => "bad onion",
+                };
+                debug!("onion on ACI {aci}: {e}");
+                self.refuse(now, link, aci, reason);
+                return;
+            }
+        };
+        if let Err(e) = self.replay.check_and_insert(&peeled.layer.seed, peeled.layer.expiration, now.unix) {
+            let reason = match e {
+                super::replay::ReplayRefusal::Replayed => "replayed",
+                super::replay::ReplayRefusal::Full => "replay cache full",
+                super::replay::ReplayRefusal::Io(_) => "replay cache write failed",
+            };
+            self.refuse(now, link, aci, reason);
+            return;
+        }
+        let layer = &peeled.layer;
+        let fwd = Engine::new(layer.forw_f, &peeled.keys.key3);
+        let back = Engine::new(layer.back_f, &peeled.keys.key2);
+        let id = self.new_circ_id();
+        let next = if layer.is_exit() {
+            Next::Exit(Box::new(Exit::new()))
+        } else {
+            let hop = layer.next_hop;
+            let out = self.neighbors.iter().find(|n| n.addr == hop).and_then(|n| n.link);
+            let Some(out) = out else {
+                self.refuse(now, link, aci, "next hop not a neighbour or its link is down");
+                return;
+            };
+            let Some(out_aci) = self.links.get_mut(&out).and_then(|l| l.aci.allocate(&mut self.rng)) else {
+                self.refuse(now, link, aci, "no free ACI on the next link");
+                return;
+            };
+            for r in create_chunks() {
+                match Cell::with_data(out_aci, Command::Create, &peeled.inner[r], &mut self.rng) {
+                    Ok(c) => self.queue_cell(now, out, c),
+                    Err(e) => warn!("cannot build CREATE: {e}"),
+                }
+            }
+            self.slots.insert((out, out_aci), Slot::Live(id));
+            Next::Link(out, out_aci)
+        };
+        self.stats.onions_peeled += 1;
+        self.circs.insert(id, Circuit { prev: (link, aci), next, fwd, back });
+        self.slots.insert((link, aci), Slot::Live(id));
+        for cell in early {
+            self.on_data(now, link, cell);
+        }
+    }
+
+    fn on_data(&mut self, now: Now, link: SockId, mut cell: Cell) {
+        let aci = cell.aci;
+        let id = match self.slots.get_mut(&(link, aci)) {
+            Some(Slot::Live(id)) => *id,
+            Some(Slot::Creating { early, .. }) => {
+                if early.len() >= MAX_EARLY_CELLS {
+                    self.refuse(now, link, aci, "too many DATA cells before the onion");
+                } else {
+                    early.push(cell);
+                }
+                return;
+            }
+            Some(Slot::AwaitingAck) => return,
+            None => {
+                self.stats.data_unknown_aci += 1;
+                return;
+            }
+        };
+        let Some(c) = self.circs.get_mut(&id) else { return };
+        if c.prev == (link, aci) {
+            c.fwd.apply(&mut cell.body);
+            match &mut c.next {
+                Next::Link(out, out_aci) => {
+                    let out = *out;
+                    cell.aci = *out_aci;
+                    self.queue_cell(now, out, cell);
+                }
+                Next::Exit(_) => self.exit_forward(now, id, &cell),
+            }
+        } else {
+            c.back.apply(&mut cell.body);
+            let (out, out_aci) = c.prev;
+            cell.aci = out_aci;
+            self.queue_cell(now, out, cell);
+        }
+    }
+
+    fn on_destroy(&mut self, now: Now, link: SockId, aci: Aci) {
+        match self.slots.remove(&(link, aci)) {
+            None => self.stats.destroy_unknown_aci += 1,
+            Some(Slot::AwaitingAck) => self.release_aci(link, aci),
+            Some(Slot::Creating { .. }) => {
+                self.send_destroy_ack(now, link, aci);
+            }
+            Some(Slot::Live(id)) => {
+                self.send_destroy_ack(now, link, aci);
+                self.destroy_circuit(now, id, Some((link, aci)));
+            }
+        }
+    }
+
+    /// Acknowledge a peer's DESTROY; the ACI is free once the acknowledgement is sent.
+    fn send_destroy_ack(&mut self, now: Now, link: SockId, aci: Aci) {
+        let cell = Cell::destroy(aci, &mut self.rng);
+        self.queue_cell(now, link, cell);
+        self.release_aci(link, aci);
+    }
+
+    /// Send DESTROY on a link's ACI and wait for the acknowledgement.
+    pub(super) fn send_destroy(&mut self, now: Now, link: SockId, aci: Aci) {
+        if !self.links.get(&link).is_some_and(|l| l.is_carrier()) {
+            return;
+        }
+        let cell = Cell::destroy(aci, &mut self.rng);
+        self.queue_cell(now, link, cell);
+        self.slots.insert((link, aci), Slot::AwaitingAck);
+    }
+
+    fn release_aci(&mut self, link: SockId, aci: Aci) {
+        if let Some(l) = self.links.get_mut(&link) {
+            if l.aci.is_ours(aci) {
+                l.aci.release(aci);
+            }
+        }
+    }
+
+    /// End a connection. `from` is the link the end came from (its slot is already handled);
+    /// every other side gets a DESTROY (or, at the exit, its socket closed).
+    pub(super) fn destroy_circuit(&mut self, now: Now, id: CircId, from: Option<(SockId, Aci)>) {
+        let Some(c) = self.circs.remove(&id) else { return };
+        if from != Some(c.prev) {
+            self.send_destroy(now, c.prev.0, c.prev.1);
+        }
+        match c.next {
+            Next::Link(out, out_aci) => {
+                if from != Some((out, out_aci)) {
+                    self.send_destroy(now, out, out_aci);
+                }
+            }
+            Next::Exit(exit) => self.exit_close(exit),
+        }
+    }
+}

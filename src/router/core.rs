@@ -1,0 +1,276 @@
+//! The router's sans-IO state machine: links, anonymous connections, the mixer and the exit
+//! funnel, driven through [`Core`]. The pieces live beside it: `links.rs` (link life cycle and
+//! STS), `circuits.rs` (CREATE, DATA, DESTROY), `exit.rs` (exit funnel), `flow.rs`
+//! (backpressure).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use log::info;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::config::RouterConfig;
+use super::exit::Exit;
+use super::flow::Flow;
+use super::links::{Link, NeighborState};
+use super::mixer::Mixer;
+use super::replay::ReplayCache;
+use super::stats::Stats;
+use crate::crypto::Engine;
+use crate::event::{Action, Core, ListenerIdx, Now, SockId, SockIds};
+use crate::wire::{Aci, Cell};
+
+/// Identifies one anonymous connection through this router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CircId(pub u64);
+
+/// What an ACI on a link currently stands for.
+pub(super) enum Slot {
+    /// CREATE cells arriving: the onion so far, and DATA cells that came early.
+    Creating { onion: Vec<u8>, early: Vec<Cell> },
+    /// Part of a live connection.
+    Live(CircId),
+    /// We sent DESTROY and wait for the acknowledgement.
+    AwaitingAck,
+}
+
+/// Where a connection goes after this router.
+pub(super) enum Next {
+    Link(SockId, Aci),
+    Exit(Box<Exit>),
+}
+
+/// One anonymous connection at this router.
+pub(super) struct Circuit {
+    /// Toward the onion proxy.
+    pub prev: (SockId, Aci),
+    pub next: Next,
+    /// Forward engine (key3) and backward engine (key2).
+    pub fwd: Engine,
+    pub back: Engine,
+}
+
+/// The router core.
+pub struct Router {
+    pub(super) cfg: RouterConfig,
+    pub(super) rng: StdRng,
+    pub(super) ids: SockIds,
+    pub(super) actions: VecDeque<Action>,
+    pub(super) links: HashMap<SockId, Link>,
+    pub(super) neighbors: Vec<NeighborState>,
+    pub(super) slots: BTreeMap<(SockId, Aci), Slot>,
+    pub(super) circs: HashMap<CircId, Circuit>,
+    pub(super) next_circ: u64,
+    /// Exit streams (sockets to destinations) and their connections.
+    pub(super) streams: HashMap<SockId, CircId>,
+    pub(super) resolving: HashMap<u64, CircId>,
+    pub(super) mixer: Mixer<(SockId, Aci), Cell>,
+    pub(super) mix_due: Option<Instant>,
+    pub(super) mix_out: Vec<((SockId, Aci), Cell)>,
+    pub(super) replay: ReplayCache,
+    pub(super) flow: Flow,
+    pub(super) housekeeping_due: Option<Instant>,
+    pub(super) timers: BTreeMap<(Instant, u64), CircId>,
+    pub(super) stats: Stats,
+    pub(super) started: bool,
+}
+
+/// Housekeeping (link timers, padding, replay expiry) runs this often.
+pub(super) const HOUSEKEEPING: Duration = Duration::from_millis(250);
+/// Cells the mixer may hold before it flushes early, bounding memory.
+pub(super) const MIXER_CAP: usize = 65_536;
+
+impl Router {
+    /// A router with an OS-seeded CSPRNG.
+    pub fn new(cfg: RouterConfig, replay: ReplayCache) -> Router {
+        Router::with_rng(cfg, replay, StdRng::from_entropy())
+    }
+
+    /// A router with a given CSPRNG (seeded in tests for reproducibility).
+    pub fn with_rng(cfg: RouterConfig, replay: ReplayCache, rng: StdRng) -> Router {
+        let neighbors = cfg.neighbors.iter().map(|n| NeighborState::new(n, cfg.identity)).collect();
+        Router {
+            cfg,
+            rng,
+            ids: SockIds::default(),
+            actions: VecDeque::new(),
+            links: HashMap::new(),
+            neighbors,
+            slots: BTreeMap::new(),
+            circs: HashMap::new(),
+            next_circ: 0,
+            streams: HashMap::new(),
+            resolving: HashMap::new(),
+            mixer: Mixer::new(),
+            mix_due: None,
+            mix_out: Vec::new(),
+            replay,
+            flow: Flow::default(),
+            housekeeping_due: None,
+            timers: BTreeMap::new(),
+            stats: Stats::default(),
+            started: false,
+        }
+    }
+
+    /// Counters for `ork status` and tests.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Live anonymous connections.
+    pub fn connection_count(&self) -> usize {
+        self.circs.len()
+    }
+
+    /// Identities of neighbours with an open cell-carrying link.
+    pub fn linked_neighbors(&self) -> Vec<std::net::SocketAddrV4> {
+        self.neighbors.iter().filter(|n| n.link.is_some()).map(|n| n.addr).collect()
+    }
+
+    pub(super) fn new_circ_id(&mut self) -> CircId {
+        self.next_circ += 1;
+        CircId(self.next_circ)
+    }
+
+    /// Queue a cell for the next mixer batch.
+    pub(super) fn queue_cell(&mut self, now: Now, link: SockId, cell: Cell) {
+        self.mixer.push((link, cell.aci), cell);
+        if self.mix_due.is_none() {
+            self.mix_due = Some(now.mono + self.cfg.mix_interval);
+        }
+        if self.mixer.len() >= MIXER_CAP {
+            self.flush_mixer(now);
+        }
+    }
+
+    /// Send the batch in a CSPRNG-chosen interleaving that keeps each connection's order.
+    pub(super) fn flush_mixer(&mut self, now: Now) {
+        self.mix_due = None;
+        if self.mixer.is_empty() {
+            return;
+        }
+        let mut out = std::mem::take(&mut self.mix_out);
+        out.clear();
+        self.mixer.drain(&mut self.rng, &mut out);
+        let mut touched: Vec<SockId> = Vec::new();
+        for ((link, _), cell) in out.drain(..) {
+            if let Some(l) = self.links.get_mut(&link) {
+                if l.encode(&cell, now) {
+                    touched.push(link);
+                }
+            }
+        }
+        self.mix_out = out;
+        touched.sort_unstable();
+        touched.dedup();
+        for link in touched {
+            if let Some(data) = self.links.get_mut(&link).and_then(|l| l.take_output()) {
+                self.actions.push_back(Action::Send { sock: link, data });
+            }
+        }
+    }
+
+    fn start(&mut self, now: Now) {
+        self.started = true;
+        info!(
+            "router {} up: {} neighbour(s), mix interval {:?}, padding {}/s",
+            self.cfg.identity,
+            self.neighbors.len(),
+            self.cfg.mix_interval,
+            self.cfg.padding_rate
+        );
+        self.start_links(now);
+        self.housekeeping_due = Some(now.mono + HOUSEKEEPING);
+    }
+}
+
+impl Core for Router {
+    fn accepted(&mut self, now: Now, _listener: ListenerIdx, peer: SocketAddr) -> Option<SockId> {
+        Some(self.accept_link(now, peer))
+    }
+
+    fn connected(&mut self, now: Now, sock: SockId, result: io::Result<()>) {
+        if self.streams.contains_key(&sock) {
+            self.exit_connected(now, sock, result);
+        } else {
+            self.link_connected(now, sock, result);
+        }
+    }
+
+    fn received(&mut self, now: Now, sock: SockId, data: &[u8]) {
+        if self.streams.contains_key(&sock) {
+            self.exit_received(now, sock, data);
+        } else {
+            self.link_received(now, sock, data);
+        }
+    }
+
+    fn eof(&mut self, now: Now, sock: SockId) {
+        if self.streams.contains_key(&sock) {
+            self.exit_eof(now, sock);
+        } else {
+            self.link_lost(now, sock, "closed by peer");
+        }
+    }
+
+    fn failed(&mut self, now: Now, sock: SockId, error: io::Error) {
+        if self.streams.contains_key(&sock) {
+            self.exit_failed(now, sock, &error);
+        } else {
+            self.link_lost(now, sock, &error.to_string());
+        }
+    }
+
+    fn write_buffered(&mut self, _now: Now, sock: SockId, bytes: usize) {
+        self.flow_update(sock, bytes);
+    }
+
+    fn resolved(&mut self, now: Now, request: u64, result: io::Result<Vec<SocketAddr>>) {
+        self.exit_resolved(now, request, result);
+    }
+
+    fn tick(&mut self, now: Now) {
+        if !self.started {
+            self.start(now);
+        }
+        if self.housekeeping_due.is_some_and(|t| t <= now.mono) {
+            self.housekeeping_due = Some(now.mono + HOUSEKEEPING);
+            self.housekeeping(now);
+        }
+        self.run_timers(now);
+        if self.mix_due.is_some_and(|t| t <= now.mono) {
+            self.flush_mixer(now);
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        [self.mix_due, self.housekeeping_due, self.timers.keys().next().map(|k| k.0)].into_iter().flatten().min()
+    }
+
+    fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    fn shutdown(&mut self, now: Now) {
+        info!("router {} shutting down: destroying {} connection(s)", self.cfg.identity, self.circs.len());
+        let ids: Vec<CircId> = self.circs.keys().copied().collect();
+        for id in ids {
+            self.destroy_circuit(now, id, None);
+        }
+        self.flush_mixer(now);
+        let links: Vec<SockId> = self.links.keys().copied().collect();
+        for l in links {
+            self.actions.push_back(Action::Close { sock: l });
+        }
+        self.links.clear();
+        let streams: Vec<SockId> = self.streams.keys().copied().collect();
+        for s in streams {
+            self.actions.push_back(Action::Close { sock: s });
+        }
+        self.streams.clear();
+    }
+}

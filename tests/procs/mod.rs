@@ -1,0 +1,245 @@
+//! Harness for process tests: real `ork` processes on 127.0.0.1 with keys from `ork keygen`,
+//! neighbour and network files written as an operator would, logs kept per process, and every
+//! child killed on drop.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn ork() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ork"))
+}
+
+/// A port free right now on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Wait until `f` holds, or panic with `what` after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub struct Proc {
+    pub name: String,
+    pub child: Child,
+    pub log: PathBuf,
+    pub args: Vec<String>,
+}
+
+/// A loopback testbed of routers and proxies.
+pub struct Bed {
+    pub dir: tempfile::TempDir,
+    pub ports: Vec<u16>,
+    pub links: Vec<(usize, usize)>,
+    pub procs: Vec<Proc>,
+}
+
+impl Bed {
+    /// Keys, neighbour files and a network file for `n` routers with `links`.
+    pub fn new(n: usize, links: Vec<(usize, usize)>) -> Bed {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        for i in 0..n {
+            let out = dir.path().join(format!("r{}", i + 1));
+            let st = ork().arg("keygen").arg("--out").arg(&out).status().expect("run ork keygen");
+            assert!(st.success(), "ork keygen failed");
+        }
+        let mut net = String::from("# ork test network\n");
+        for (i, p) in ports.iter().enumerate() {
+            net += &format!("router r{} 127.0.0.1:{p} r{}.pub\n", i + 1, i + 1);
+        }
+        for &(a, b) in &links {
+            net += &format!("link r{} r{}\n", a + 1, b + 1);
+        }
+        fs::write(dir.path().join("network.txt"), net).expect("write network");
+        for i in 0..n {
+            let mut peers = String::new();
+            for &(a, b) in &links {
+                let j = if a == i { b } else if b == i { a } else { continue };
+                peers += &format!("127.0.0.1:{} r{}.pub\n", ports[j], j + 1);
+            }
+            fs::write(dir.path().join(format!("r{}.peers", i + 1)), peers).expect("write peers");
+        }
+        fs::write(dir.path().join("exit-policy.txt"), "accept 127.0.0.0/8:*\nreject *:*\n").expect("policy");
+        Bed { dir, ports, links, procs: Vec::new() }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Start a process named `name` with `args`, logging to `name.log`.
+    pub fn spawn(&mut self, name: &str, args: &[String]) -> usize {
+        let log = self.path(&format!("{name}.log"));
+        let f = fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
+        let child = ork()
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("RUST_LOG", std::env::var("ORK_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().expect("dup"))
+            .stderr(f)
+            .spawn()
+            .expect("spawn ork");
+        self.procs.push(Proc { name: name.into(), child, log, args: args.to_vec() });
+        self.procs.len() - 1
+    }
+
+    pub fn router_args(&self, i: usize, extra: &[&str]) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            "router".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{}", self.ports[i]),
+            "--key".into(),
+            format!("r{}.key", i + 1),
+            "--neighbors".into(),
+            format!("r{}.peers", i + 1),
+            "--exit-policy".into(),
+            "exit-policy.txt".into(),
+            "--state-dir".into(),
+            format!("state-r{}", i + 1),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    }
+
+    /// Start every router and wait until each has all its links.
+    pub fn start_routers(&mut self, extra: &[&str]) {
+        for i in 0..self.ports.len() {
+            let args = self.router_args(i, extra);
+            self.spawn(&format!("r{}", i + 1), &args);
+        }
+        self.wait_links();
+    }
+
+    pub fn degree(&self, i: usize) -> usize {
+        self.links.iter().filter(|&&(a, b)| a == i || b == i).count()
+    }
+
+    /// Links up minus links down in router i's log.
+    pub fn links_up(&self, name: &str) -> i64 {
+        let log = self.log(name);
+        log.matches("link up:").count() as i64 - log.matches("link down:").count() as i64
+    }
+
+    pub fn wait_links(&self) {
+        for i in 0..self.ports.len() {
+            let name = format!("r{}", i + 1);
+            let want = self.degree(i) as i64;
+            wait_for(&format!("{name} links"), Duration::from_secs(20), || self.links_up(&name) >= want);
+        }
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        fs::read_to_string(self.path(&format!("{name}.log"))).unwrap_or_default()
+    }
+
+    pub fn proc_index(&self, name: &str) -> usize {
+        self.procs.iter().rposition(|p| p.name == name).expect("process")
+    }
+
+    pub fn kill(&mut self, name: &str) {
+        let i = self.proc_index(name);
+        let _ = self.procs[i].child.kill();
+        let _ = self.procs[i].child.wait();
+    }
+
+    pub fn restart(&mut self, name: &str) {
+        let i = self.proc_index(name);
+        let args = self.procs[i].args.clone();
+        self.spawn(name, &args);
+    }
+
+    /// Start an onion proxy entering at r1; returns its port.
+    pub fn start_onion_proxy(&mut self, name: &str, extra: &[&str]) -> u16 {
+        let port = free_port();
+        let mut a: Vec<String> = vec![
+            "onion-proxy".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--network".into(),
+            "network.txt".into(),
+            "--entry".into(),
+            "r1".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        self.spawn(name, &a);
+        wait_for("onion proxy uplink", Duration::from_secs(20), || self.log(name).contains("uplink to"));
+        port
+    }
+
+    /// Print every log (for failing tests).
+    pub fn dump_logs(&self) {
+        for p in &self.procs {
+            eprintln!("===== {} =====\n{}", p.name, self.log(&p.name));
+        }
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump_logs();
+        }
+        for p in &mut self.procs {
+            let _ = p.child.kill();
+            let _ = p.child.wait();
+        }
+    }
+}
+
+/// Open an anonymous TCP connection through the onion proxy; returns the stream after a zero
+/// status byte, or the status.
+pub fn anon_connect(proxy_port: u16, host: &str, port: u16) -> Result<TcpStream, u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", proxy_port)).expect("connect to onion proxy");
+    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let mut st = vec![1u8, 4, 0, 1];
+    st.extend_from_slice(host.as_bytes());
+    st.push(0);
+    st.extend_from_slice(port.to_string().as_bytes());
+    st.push(0);
+    s.write_all(&st).expect("send structure");
+    let mut b = [0u8; 1];
+    s.read_exact(&mut b).expect("status byte");
+    if b[0] == 0 {
+        Ok(s)
+    } else {
+        Err(b[0])
+    }
+}
+
+/// A TCP echo server on a free port (a thread per connection, half-close aware).
+pub fn echo_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind echo");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut r = s.try_clone().expect("clone");
+                let mut w = s;
+                let _ = std::io::copy(&mut r, &mut w);
+                let _ = w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+pub fn sha256(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(data))
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
