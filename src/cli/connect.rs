@@ -1,14 +1,20 @@
 //! `ork connect`: a netcat-like client that relays stdin/stdout over one anonymous connection
-//! (protocol 4, SPEC §7, §14) — the arguments are final, the client lands with its own issue.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+
+use anyhow::Context;
+use ork::wire::standard::Host;
+use ork::wire::{Protocol, StandardStructure, Status};
 
 use super::args::{parse_host_port, HostPort};
+use super::ConfigError;
 
 /// Open an anonymous connection to HOST PORT and relay it to stdin and stdout.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Example:
   printf 'GET / HTTP/1.0\\r\\n\\r\\n' | ork connect --onion-proxy 127.0.0.1:9050 example.org 80")]
-#[allow(dead_code)] // read once `ork connect` lands (it is not built yet)
 pub struct Args {
     /// The onion proxy to open the anonymous connection through.
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9050", value_parser = parse_host_port)]
@@ -22,6 +28,35 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    log::debug!("{args:?}");
-    Err(super::not_built("connect"))
+    let host = Host::parse(args.host.as_bytes())
+        .ok_or_else(|| ConfigError::msg(format!("'{}' is not a host name or IP address", args.host)))?;
+    let structure = StandardStructure::new(Protocol::Tcp, host, args.port);
+    let proxy = args.onion_proxy.to_string();
+    let mut stream = TcpStream::connect(&proxy).with_context(|| format!("cannot reach the onion proxy at {proxy}"))?;
+    stream.write_all(&structure.to_bytes())?;
+    let mut status = [0u8; 1];
+    stream.read_exact(&mut status).context("the onion proxy closed before answering")?;
+    match Status::from_byte(status[0]) {
+        Some(Status::Ok) => {}
+        Some(s) => anyhow::bail!("{}:{}: {s}", args.host, args.port),
+        None => anyhow::bail!("unknown status byte {}", status[0]),
+    }
+    // stdin → connection (then half-close), connection → stdout, until both ends finish.
+    let mut upstream = stream.try_clone()?;
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        std::io::copy(&mut std::io::stdin().lock(), &mut upstream)?;
+        upstream.shutdown(Shutdown::Write)
+    });
+    let mut out = std::io::stdout().lock();
+    std::io::copy(&mut stream, &mut out).context("reading from the anonymous connection")?;
+    out.flush()?;
+    drop(out);
+    // The destination finished: done, even if stdin is still open (like `nc -N`).
+    if writer.is_finished() {
+        match writer.join() {
+            Ok(r) => r.context("writing to the anonymous connection")?,
+            Err(_) => anyhow::bail!("stdin copier failed"),
+        }
+    }
+    Ok(())
 }

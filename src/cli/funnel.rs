@@ -1,9 +1,18 @@
 //! `ork funnel`: the stand-alone entry funnel of the customer–ISP configuration (SPEC §8) — the
-//! flags are final, the funnel itself lands with its own issue.
 
 use std::path::PathBuf;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use ork::client::funnel::Funnel;
+use ork::crypto::rsa_block::{load_private_key, load_public_key};
+use ork::event::Now;
+use ork::net::{Reactor, ReactorConfig};
+
 use super::args::{parse_host_port, parse_listen, HostPort, Listen};
+use super::{ConfigContext, ConfigError};
 
 /// Run a stand-alone entry funnel: multiplex onion proxies over one link to a router.
 #[derive(Debug, clap::Args)]
@@ -12,7 +21,6 @@ Example:
   ork funnel --listen 9060 --key funnel.key --router 10.0.0.1:9001 --router-key r1.pub
 
 Onion proxies then use it with --via HOST:9060=funnel.pub.")]
-#[allow(dead_code)] // read once the funnel lands (it is not built yet)
 pub struct Args {
     /// Address to listen on for onion proxies: [HOST:]PORT.
     #[arg(long, value_name = "[HOST:]PORT", default_value = "9060", value_parser = parse_listen)]
@@ -29,6 +37,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    log::debug!("{args:?}");
-    Err(super::not_built("funnel"))
+    let key = load_private_key(&args.key).config()?;
+    let router_key = load_public_key(&args.router_key).config()?;
+    let router = args.router.resolve_v4().map_err(ConfigError::msg)?;
+    let bind = args.listen.bind_addr();
+    let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
+    log::info!("funnel listening on {bind}, multiplexing onto {router}");
+    let core = Funnel::new(Arc::new(key), SocketAddr::V4(router), router_key, Now::system());
+    Reactor::new(core, vec![listener], ReactorConfig::default())?.run()?;
+    Ok(())
 }

@@ -1,12 +1,22 @@
 //! `ork onion-proxy`: builds anonymous connections for application proxies (SPEC §7, §8) — the
-//! flags are final, the onion proxy itself lands with its own issue.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use ork::crypto::CipherCode;
 
+use std::net::{IpAddr, SocketAddr};
+
+use anyhow::Context;
+use ork::client::{OnionProxy, OnionProxyConfig};
+use ork::config::network::Network;
+use ork::config::policy::Policy;
+use ork::crypto::rsa_block::load_public_key;
+use ork::event::Now;
+use ork::net::{Reactor, ReactorConfig};
+
 use super::args::{parse_cipher, parse_duration, parse_hop, parse_listen, HopSpec, Listen};
+use super::{ConfigContext, ConfigError};
 
 /// Run an onion proxy: accept standard structures, build onions, precrypt and relay.
 #[derive(Debug, clap::Args)]
@@ -16,7 +26,6 @@ Example:
 
 The network file has 'router NAME HOST:PORT PUBLIC-KEY-PATH' and 'link NAME NAME' lines
 (SPEC §10).")]
-#[allow(dead_code)] // read once the onion proxy lands (it is not built yet)
 pub struct Args {
     /// Address to listen on for application proxies: [HOST:]PORT.
     #[arg(long, value_name = "[HOST:]PORT", default_value = "9050", value_parser = parse_listen)]
@@ -45,9 +54,57 @@ pub struct Args {
     /// Lifetime of the onions it builds.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub expires: Duration,
+    /// Networks application proxies may connect from (CIDR; repeat for more).
+    #[arg(long, value_name = "CIDR", default_values = ["127.0.0.0/8", "::1/128"], value_parser = parse_cidr)]
+    pub allow_from: Vec<(IpAddr, u8)>,
+}
+
+fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
+    let bad = || format!("'{s}' is not ADDRESS/BITS (e.g. 127.0.0.0/8)");
+    let (a, bits) = s.split_once('/').unwrap_or((s, if s.contains(':') { "128" } else { "32" }));
+    let ip: IpAddr = a.parse().map_err(|_| bad())?;
+    let bits: u8 = bits.parse().map_err(|_| bad())?;
+    if bits > if ip.is_ipv4() { 32 } else { 128 } {
+        return Err(bad());
+    }
+    Ok((ip, bits))
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    log::debug!("{args:?}");
-    Err(super::not_built("onion-proxy"))
+    let network = Network::parse_file(&args.network).config()?;
+    let entry = network.by_name(&args.entry).ok_or_else(|| {
+        ConfigError::msg(format!("--entry {}: no such router in {}", args.entry, args.network.display()))
+    })?;
+    let policy = match &args.policy {
+        Some(p) => Policy::parse_file(p).config()?,
+        None => Policy::accept_all(),
+    };
+    let via = match &args.via {
+        Some(h) => {
+            let addr = h.addr.resolve_v4().map_err(ConfigError::msg)?;
+            Some((SocketAddr::V4(addr), load_public_key(&h.key).config()?))
+        }
+        None => None,
+    };
+    if args.forw == CipherCode::Identity && args.back == CipherCode::Identity {
+        log::warn!("--forw none --back none: connection data crosses every link in clear");
+    }
+    let cfg = OnionProxyConfig {
+        network,
+        entry,
+        via,
+        hops: usize::from(args.hops),
+        policy,
+        allow_from: args.allow_from.clone(),
+        forw: args.forw,
+        back: args.back,
+        expires: args.expires,
+        link_wait: Duration::from_secs(10),
+    };
+    let bind = args.listen.bind_addr();
+    let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
+    log::info!("onion proxy listening on {bind}");
+    let core = OnionProxy::new(cfg, Now::system());
+    Reactor::new(core, vec![listener], ReactorConfig::default())?.run()?;
+    Ok(())
 }

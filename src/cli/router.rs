@@ -1,11 +1,21 @@
-//! `ork router`: an onion router with its entry and exit funnels (SPEC §3, §5, §6, §9) — the
-//! flags are final, the router itself lands with its own issue.
+//! `ork router`: an onion router with its entry and exit funnels (SPEC §3, §5, §6, §9).
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::net::{IpAddr, SocketAddrV4};
+use std::sync::Arc;
+
+use anyhow::Context;
+use ork::config::neighbors::parse_neighbors;
+use ork::config::policy::Policy;
+use ork::crypto::rsa_block::load_private_key;
+use ork::net::{Reactor, ReactorConfig};
+use ork::router::{ReplayCache, Router, RouterConfig, Timeouts};
+
 use super::args::{parse_duration, parse_listen, Listen};
+use super::ConfigContext;
 
 /// Run an onion router: links to its neighbours, onion peeling, mixing, entry and exit funnel.
 #[derive(Debug, clap::Args)]
@@ -14,7 +24,6 @@ Example:
   ork router --listen 9001 --key r1.key --neighbors r1.neighbors --state-dir /var/lib/ork/r1
 
 The neighbours file has one 'HOST:PORT PUBLIC-KEY-PATH' a line (SPEC §10).")]
-#[allow(dead_code)] // read once the router lands (it is not built yet)
 pub struct Args {
     /// Address to listen on for neighbours and anonymous clients: [HOST:]PORT.
     #[arg(long, value_name = "[HOST:]PORT", default_value = "9001", value_parser = parse_listen)]
@@ -44,9 +53,66 @@ pub struct Args {
     /// Longest accepted time between now and an onion's expiration.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub max_onion_lifetime: Duration,
+    /// Largest number of onion key seeds the replay cache may hold.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub replay_cache_size: usize,
+    /// Bound of a random per-hop delay before forwarding a DESTROY (0 = none).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub destroy_jitter: Duration,
+}
+
+/// The identity sent to neighbours: --address, else the listen host, else 127.0.0.1.
+fn identity(args: &Args) -> anyhow::Result<SocketAddrV4> {
+    let ip = match (args.address, args.listen.host) {
+        (Some(a), _) => a,
+        (None, Some(IpAddr::V4(a))) if !a.is_unspecified() => a,
+        (None, Some(IpAddr::V4(_))) => {
+            return Err(super::ConfigError::msg("--address is required when listening on 0.0.0.0"))
+        }
+        (None, Some(IpAddr::V6(_))) => return Err(super::ConfigError::msg("routers are IPv4: give --address")),
+        (None, None) => Ipv4Addr::LOCALHOST,
+    };
+    Ok(SocketAddrV4::new(ip, args.listen.port))
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    log::debug!("{args:?}");
-    Err(super::not_built("router"))
+    let identity = identity(&args)?;
+    let key = load_private_key(&args.key).config()?;
+    let neighbors = parse_neighbors(&args.neighbors).config()?;
+    let exit_policy = match &args.exit_policy {
+        Some(p) => Policy::parse_file(p).config()?,
+        None => Policy::default_exit(),
+    };
+    if !(args.padding_rate >= 0.0 && args.padding_rate.is_finite()) {
+        return Err(super::ConfigError::msg("--padding-rate must be a non-negative number"));
+    }
+    let now_unix = ork::event::Now::system().unix;
+    let replay = match &args.state_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create state directory {}", dir.display()))
+                .config()?;
+            ReplayCache::open(dir, args.replay_cache_size, now_unix).config()?
+        }
+        None => {
+            log::warn!("no --state-dir: the replay cache will not survive a restart");
+            ReplayCache::new(args.replay_cache_size)
+        }
+    };
+    let cfg = RouterConfig {
+        identity,
+        key: Arc::new(key),
+        neighbors,
+        mix_interval: args.mix_interval,
+        padding_rate: args.padding_rate,
+        max_onion_lifetime: args.max_onion_lifetime,
+        exit_policy,
+        timeouts: Timeouts::default(),
+        destroy_jitter: args.destroy_jitter,
+    };
+    let bind = args.listen.bind_addr();
+    let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
+    log::info!("listening on {bind} as {identity}");
+    Reactor::new(Router::new(cfg, replay), vec![listener], ReactorConfig::default())?.run()?;
+    Ok(())
 }
