@@ -15,9 +15,20 @@ pub fn ork() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ork"))
 }
 
-/// A port free right now on 127.0.0.1.
+/// A port free right now on 127.0.0.1, below the ephemeral range (so that no outgoing
+/// connection of another test grabs it before our process binds it), in a block of its own per
+/// test process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 60) as u16 * 200;
+    for _ in 0..200 {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 200;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {base}..{}", base + 200)
 }
 
 /// Wait until `f` holds, or panic with `what` after `timeout`.
@@ -51,7 +62,7 @@ impl Bed {
         let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         for i in 0..n {
             let out = dir.path().join(format!("r{}", i + 1));
-            let st = ork().arg("keygen").arg("--out").arg(&out).status().expect("run ork keygen");
+            let st = ork().arg("keygen").arg("--out").arg(&out).stdout(Stdio::null()).status().expect("run ork keygen");
             assert!(st.success(), "ork keygen failed");
         }
         let mut net = String::from("# ork test network\n");
@@ -65,7 +76,13 @@ impl Bed {
         for i in 0..n {
             let mut peers = String::new();
             for &(a, b) in &links {
-                let j = if a == i { b } else if b == i { a } else { continue };
+                let j = if a == i {
+                    b
+                } else if b == i {
+                    a
+                } else {
+                    continue;
+                };
                 peers += &format!("127.0.0.1:{} r{}.pub\n", ports[j], j + 1);
             }
             fs::write(dir.path().join(format!("r{}.peers", i + 1)), peers).expect("write peers");
@@ -129,7 +146,7 @@ impl Bed {
     /// Links up minus links down in router i's log.
     pub fn links_up(&self, name: &str) -> i64 {
         let log = self.log(name);
-        log.matches("link up:").count() as i64 - log.matches("link down:").count() as i64
+        log.matches("link up: router").count() as i64 - log.matches("link down: router").count() as i64
     }
 
     pub fn wait_links(&self) {
