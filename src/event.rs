@@ -25,7 +25,7 @@ impl std::fmt::Display for SockId {
 pub struct SockIds(u64);
 
 impl SockIds {
-    pub fn next(&mut self) -> SockId {
+    pub fn fresh(&mut self) -> SockId {
         self.0 += 1;
         SockId(self.0)
     }

@@ -249,10 +249,10 @@ fn build_and_peel_reproduce_the_spec_vectors() {
 }
 
 #[test]
-fn exit_status_marks_usage_and_unbuilt_commands() {
+fn exit_status_marks_usage_and_configuration_errors() {
     let out = ork(&["mkonion", "build", "-o", "/nonexistent/x"]);
     assert_eq!(out.status.code(), Some(2), "no --hop is a usage error");
-    let out = ork(&["router", "--key", "k", "--neighbors", "n"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ork router is not built yet"));
+    let out = ork(&["router", "--key", "/nonexistent/k.key", "--neighbors", "n"]);
+    assert_eq!(out.status.code(), Some(2), "a missing key file is a configuration error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/k.key"), "names the file");
 }

@@ -73,13 +73,13 @@ impl Funnel {
         self.up_to_down.len()
     }
 
-    fn to_client(&mut self, sock: SockId, cell: &Cell) {
+    fn send_down(&mut self, sock: SockId, cell: &Cell) {
         if let Some(Client { state: ClientState::Open { codec }, out, .. }) = self.clients.get_mut(&sock) {
             codec.encode(cell, out);
         }
     }
 
-    fn from_client(&mut self, now: Now, sock: SockId, mut cell: Cell) {
+    fn on_client_cell(&mut self, now: Now, sock: SockId, mut cell: Cell) {
         let key = (sock, cell.aci);
         match cell.command {
             Command::Padding => {}
@@ -90,7 +90,7 @@ impl Funnel {
                     None if cell.command == Command::Create && self.uplink.is_open() => {
                         let Some(a) = self.up_aci.allocate(&mut self.rng) else {
                             let d = Cell::destroy(cell.aci, &mut self.rng);
-                            return self.to_client(sock, &d);
+                            return self.send_down(sock, &d);
                         };
                         self.down_to_up.insert(key, (a, Side::Live));
                         self.up_to_down.insert(a, (key, Side::Live));
@@ -99,7 +99,7 @@ impl Funnel {
                     None => {
                         let d = Cell::destroy(cell.aci, &mut self.rng);
                         self.down_to_up.insert(key, (Aci(0), Side::AwaitingAck));
-                        return self.to_client(sock, &d);
+                        return self.send_down(sock, &d);
                     }
                 };
                 cell.aci = up;
@@ -110,7 +110,7 @@ impl Funnel {
                 Some((_, Side::AwaitingAck)) => {}
                 Some((up, Side::Live)) => {
                     let ack = Cell::destroy(key.1, &mut self.rng);
-                    self.to_client(sock, &ack);
+                    self.send_down(sock, &ack);
                     let d = Cell::destroy(up, &mut self.rng);
                     self.uplink.send(&d, now);
                     self.up_to_down.insert(up, (key, Side::AwaitingAck));
@@ -119,7 +119,7 @@ impl Funnel {
         }
     }
 
-    fn from_uplink(&mut self, now: Now, mut cell: Cell) {
+    fn on_uplink_cell(&mut self, now: Now, mut cell: Cell) {
         let up = cell.aci;
         match cell.command {
             Command::Padding => {}
@@ -130,7 +130,7 @@ impl Funnel {
             Command::Data => {
                 if let Some(((sock, aci), Side::Live)) = self.up_to_down.get(&up).copied() {
                     cell.aci = aci;
-                    self.to_client(sock, &cell);
+                    self.send_down(sock, &cell);
                 }
             }
             Command::Destroy => match self.up_to_down.remove(&up) {
@@ -143,7 +143,7 @@ impl Funnel {
                     self.uplink.send(&ack, now);
                     self.up_aci.release(up);
                     let d = Cell::destroy(aci, &mut self.rng);
-                    self.to_client(sock, &d);
+                    self.send_down(sock, &d);
                     self.down_to_up.insert((sock, aci), (up, Side::AwaitingAck));
                 }
             },
@@ -171,7 +171,7 @@ impl Funnel {
             Some(UplinkEvent::Cells) | Some(UplinkEvent::Up) => {
                 let cells = std::mem::take(&mut self.uplink.cells);
                 for c in cells {
-                    self.from_uplink(now, c);
+                    self.on_uplink_cell(now, c);
                 }
             }
             Some(UplinkEvent::Down(why)) => {
@@ -179,7 +179,7 @@ impl Funnel {
                 for (_, ((sock, aci), side)) in std::mem::take(&mut self.up_to_down) {
                     if side == Side::Live {
                         let d = Cell::destroy(aci, &mut self.rng);
-                        self.to_client(sock, &d);
+                        self.send_down(sock, &d);
                         self.down_to_up.insert((sock, aci), (Aci(0), Side::AwaitingAck));
                     }
                 }
@@ -201,8 +201,8 @@ impl Funnel {
 
 impl Core for Funnel {
     fn accepted(&mut self, now: Now, _l: ListenerIdx, peer: SocketAddr) -> Option<SockId> {
-        let sock = self.ids.next();
-        let hs = Handshake::Listener(Listener::new(self.key.clone(), &mut self.rng));
+        let sock = self.ids.fresh();
+        let hs = Handshake::Listener(Box::new(Listener::new(self.key.clone(), &mut self.rng)));
         let state = ClientState::Keying { hs: Box::new(hs), inbuf: Vec::new(), since: now.mono };
         self.clients.insert(sock, Client { state, out: Vec::new(), peer });
         Some(sock)
@@ -227,7 +227,7 @@ impl Core for Funnel {
                 if let Err(e) = codec.decode(data, &mut cells) {
                     warn!("client {}: {e}", client.peer);
                     for c in cells {
-                        self.from_client(now, sock, c);
+                        self.on_client_cell(now, sock, c);
                     }
                     return self.client_lost(now, sock, "protocol error");
                 }
@@ -261,7 +261,7 @@ impl Core for Funnel {
             }
         }
         for c in cells {
-            self.from_client(now, sock, c);
+            self.on_client_cell(now, sock, c);
         }
     }
 

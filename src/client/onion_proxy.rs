@@ -357,7 +357,7 @@ impl OnionProxy {
 
 impl Core for OnionProxy {
     fn accepted(&mut self, _now: Now, _l: ListenerIdx, peer: SocketAddr) -> Option<SockId> {
-        let sock = self.ids.next();
+        let sock = self.ids.fresh();
         let app = App {
             state: AppState::Reading(Vec::new()),
             aci: None,

@@ -89,7 +89,7 @@ impl Uplink {
     ) -> Option<UplinkEvent> {
         match &self.state {
             State::Down { next_dial } if *next_dial <= now.mono => {
-                let sock = ids.next();
+                let sock = ids.fresh();
                 self.state = State::Connecting { sock, since: now.mono };
                 actions.push_back(Action::Connect { sock, addr: self.addr, privileged: false });
                 None
@@ -120,7 +120,8 @@ impl Uplink {
             Ok(x) => x,
             Err(e) => return Some(self.fail(now, actions, format!("handshake: {e}"))),
         };
-        self.state = State::Keying { sock, since: now.mono, hs: Box::new(Handshake::Dialler(hs)), inbuf: Vec::new() };
+        self.state =
+            State::Keying { sock, since: now.mono, hs: Box::new(Handshake::Dialler(Box::new(hs))), inbuf: Vec::new() };
         actions.push_back(Action::Send { sock, data: msg1 });
         None
     }

@@ -19,8 +19,8 @@ use crate::crypto::RsaPublicKey;
 
 /// Either side of the STS handshake, for callers that hold both kinds in one table.
 pub enum Handshake {
-    Dialler(Dialler),
-    Listener(Listener),
+    Dialler(Box<Dialler>),
+    Listener(Box<Listener>),
 }
 
 impl Handshake {

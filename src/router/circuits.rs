@@ -227,7 +227,7 @@ impl Router {
                     self.send_destroy(now, out, out_aci);
                 }
             }
-            Next::Exit(exit) => self.exit_close(exit),
+            Next::Exit(exit) => self.exit_close(&exit),
         }
     }
 }

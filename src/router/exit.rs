@@ -189,7 +189,7 @@ impl Router {
     }
 
     fn exit_connect(&mut self, _now: Now, id: CircId) {
-        let sock = self.ids.next();
+        let sock = self.ids.fresh();
         let Some(exit) = self.exit_mut(id) else { return };
         let addr = exit.addrs[exit.attempt % exit.addrs.len()];
         let privileged = exit.structure.as_ref().is_some_and(|s| s.protocol == Protocol::Rlogin);
@@ -277,7 +277,7 @@ impl Router {
     }
 
     /// The connection ended: close the destination socket after what was written to it.
-    pub(super) fn exit_close(&mut self, exit: Box<Exit>) {
+    pub(super) fn exit_close(&mut self, exit: &Exit) {
         match exit.state {
             ExitState::Open { sock } | ExitState::Connecting { sock } => {
                 if self.streams.remove(&sock).is_some() {

@@ -144,7 +144,7 @@ impl Router {
     }
 
     fn dial(&mut self, now: Now, idx: usize, wakeup: bool) {
-        let sock = self.ids.next();
+        let sock = self.ids.fresh();
         let addr = self.neighbors[idx].addr;
         debug!("dialling {addr}{}", if wakeup { " (wake-up)" } else { "" });
         let link = Link::new(SocketAddr::V4(addr), Some(idx), true, LinkState::Connecting, now);
@@ -157,8 +157,8 @@ impl Router {
     }
 
     pub(super) fn accept_link(&mut self, now: Now, peer: SocketAddr) -> SockId {
-        let sock = self.ids.next();
-        let hs = Handshake::Listener(Listener::new(self.cfg.key.clone(), &mut self.rng));
+        let sock = self.ids.fresh();
+        let hs = Handshake::Listener(Box::new(Listener::new(self.cfg.key.clone(), &mut self.rng)));
         let state = LinkState::Handshaking { hs: Box::new(hs), inbuf: Vec::new() };
         self.links.insert(sock, Link::new(peer, None, false, state, now));
         sock
@@ -181,7 +181,7 @@ impl Router {
                 return;
             }
         };
-        link.state = LinkState::Handshaking { hs: Box::new(Handshake::Dialler(hs)), inbuf: Vec::new() };
+        link.state = LinkState::Handshaking { hs: Box::new(Handshake::Dialler(Box::new(hs))), inbuf: Vec::new() };
         link.opened = now.mono;
         self.actions.push_back(Action::Send { sock, data: msg1 });
     }
