@@ -10,6 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TEST_TOOLS=(
     openssl:openssl # tests/cli_keygen_mkonion.rs reads the keys with openssl
     groff:groff     # man page check below
+    python3:python3 # tests/proc_network.rs serves a page with python3 -m http.server
 )
 ensure_packages "${TEST_TOOLS[@]}"
 ensure_rust
