@@ -70,6 +70,8 @@ pub struct SimNet {
     /// Every byte sent on a node socket, for tests that inspect the wire.
     pub wire_log: Vec<(End, Vec<u8>)>,
     pub log_wire: bool,
+    /// Order in which data reached simulated servers: (connection, bytes).
+    pub arrivals: Vec<(usize, usize)>,
     down: Vec<bool>,
 }
 
@@ -92,6 +94,7 @@ impl SimNet {
             queue: VecDeque::new(),
             wire_log: Vec::new(),
             log_wire: false,
+            arrivals: Vec::new(),
             down: Vec::new(),
         }
     }
@@ -182,26 +185,33 @@ impl SimNet {
     /// after each batch (one "wake-up").
     pub fn run(&mut self) {
         for _ in 0..1_000_000 {
-            let mut moved = false;
-            for i in 0..self.nodes.len() {
-                if self.down[i] {
-                    continue;
-                }
-                self.nodes[i].tick(self.now);
-                while let Some(a) = self.nodes[i].poll_action() {
-                    moved = true;
-                    self.apply(i, a);
-                }
-            }
-            let batch: Vec<_> = self.queue.drain(..).collect();
-            if batch.is_empty() && !moved {
+            if !self.step() {
                 return;
-            }
-            for (to, ev) in batch {
-                self.deliver(to, ev);
             }
         }
         panic!("simulation did not settle");
+    }
+
+    /// One round: tick every node and carry out its actions, then deliver what was in flight.
+    /// Returns whether anything moved.
+    pub fn step(&mut self) -> bool {
+        let mut moved = false;
+        for i in 0..self.nodes.len() {
+            if self.down[i] {
+                continue;
+            }
+            self.nodes[i].tick(self.now);
+            while let Some(a) = self.nodes[i].poll_action() {
+                moved = true;
+                self.apply(i, a);
+            }
+        }
+        let batch: Vec<_> = self.queue.drain(..).collect();
+        moved |= !batch.is_empty();
+        for (to, ev) in batch {
+            self.deliver(to, ev);
+        }
+        moved
     }
 
     /// Advance virtual time by `d` in steps of at most `step`, running in between.
@@ -236,6 +246,7 @@ impl SimNet {
                 let conn = &mut self.server_conns[c];
                 match ev {
                     Event::Data(d) => {
+                        self.arrivals.push((c, d.len()));
                         conn.received.extend_from_slice(&d);
                         if kind == Some(ServerKind::Echo) {
                             if let Some(p) = conn.peer {

@@ -30,8 +30,12 @@ impl Router {
     fn on_create(&mut self, now: Now, link: SockId, cell: Cell) {
         let aci = cell.aci;
         let ours = self.links.get(&link).is_some_and(|l| l.aci.is_ours(aci));
-        if ours || aci == Aci::PADDING {
+        if (ours || aci == Aci::PADDING) && !self.slots.contains_key(&(link, aci)) {
             warn!("CREATE on ACI {aci} which the sender may not allocate; DESTROY");
+            // Keep the ACI out of our own allocations until the peer acknowledges.
+            if let Some(l) = self.links.get_mut(&link) {
+                l.aci.mark_used(aci);
+            }
             self.send_destroy(now, link, aci);
             return;
         }

@@ -126,6 +126,11 @@ impl Router {
         self.circs.len()
     }
 
+    /// ACIs this router has allocated on its links and not yet freed (tests, `ork status`).
+    pub fn acis_in_use(&self) -> usize {
+        self.links.values().map(|l| l.aci.in_use()).sum()
+    }
+
     /// Identities of neighbours with an open cell-carrying link.
     pub fn linked_neighbors(&self) -> Vec<std::net::SocketAddrV4> {
         self.neighbors.iter().filter(|n| n.link.is_some()).map(|n| n.addr).collect()

@@ -142,3 +142,72 @@ pub fn payload(len: usize, seed: u64) -> Vec<u8> {
     StdRng::seed_from_u64(seed).fill_bytes(&mut v);
     v
 }
+
+/// A test client that speaks the link protocol itself as an anonymous client of one router:
+/// it keys the link, then sends and reads raw cells.
+pub struct RawClient {
+    pub conn: usize,
+    pub codec: ork::link::LinkCodec,
+    read: usize,
+}
+
+impl RawClient {
+    pub fn connect(net: &mut SimNet, router: usize) -> RawClient {
+        let addr = router_addr(router);
+        let mut rng = StdRng::seed_from_u64(5);
+        let conn = net.client_connect(SocketAddr::V4(addr)).expect("router listening");
+        let (mut hs, msg1) =
+            ork::link::Dialler::new(None, addr, keys()[router].to_public_key(), &mut rng).expect("dialler");
+        net.server_send(conn, &msg1);
+        net.run();
+        let p = hs.read(&net.server_conns[conn].received).expect("STS message 2");
+        if !p.send.is_empty() {
+            net.server_send(conn, &p.send);
+        }
+        let codec = p.established.expect("keyed").codec;
+        RawClient { conn, codec, read: p.consumed }
+    }
+
+    pub fn send(&mut self, net: &mut SimNet, cells: &[ork::wire::Cell]) {
+        let mut out = Vec::new();
+        self.codec.encode_all(cells, &mut out);
+        net.server_send(self.conn, &out);
+    }
+
+    /// Cells received since the last call.
+    pub fn cells(&mut self, net: &SimNet) -> Vec<ork::wire::Cell> {
+        let buf = &net.server_conns[self.conn].received[self.read..];
+        self.read += buf.len();
+        let mut out = Vec::new();
+        self.codec.decode(buf, &mut out).expect("cells decode");
+        out
+    }
+}
+
+/// The CREATE cells carrying `onion` on `aci`.
+pub fn create_cells(aci: u16, onion: &ork::onion::Onion) -> Vec<ork::wire::Cell> {
+    use ork::wire::{Aci, Cell, Command};
+    let mut rng = StdRng::seed_from_u64(6);
+    ork::router::create_chunks()
+        .map(|r| Cell::with_data(Aci(aci), Command::Create, &onion[r], &mut rng).expect("cell"))
+        .collect()
+}
+
+/// An onion through routers `route` (indices), expiring at `expiration`, with its key sets.
+pub fn onion_for(route: &[usize], expiration: u32, seed: u64) -> (ork::onion::Onion, Vec<ork::crypto::KeySet>) {
+    use ork::onion::{build, OnionPlan, RouteHop};
+    let hops: Vec<RouteHop> =
+        route.iter().map(|&i| RouteHop { addr: router_addr(i), key: keys()[i].to_public_key() }).collect();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let plan = OnionPlan::random(hops.len(), CipherCode::Rc4, CipherCode::Rc4, expiration, &mut rng);
+    (build(&hops, &plan).expect("onion"), plan.key_sets())
+}
+
+/// Routers only (no onion proxy), links up.
+pub fn routers_only(n: usize, links: Vec<(usize, usize)>, mix: Duration) -> (SimNet, Vec<usize>) {
+    let mut net = SimNet::new();
+    let routers: Vec<usize> =
+        (0..n).map(|i| net.add(router(i, &links, mix, 200 + i as u64), vec![SocketAddr::V4(router_addr(i))])).collect();
+    net.advance(Duration::from_secs(2), Duration::from_millis(100));
+    (net, routers)
+}

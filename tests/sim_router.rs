@@ -1,0 +1,162 @@
+//! In-memory tests of one router's rules (SPEC §2, §5, §6) with a raw anonymous client:
+//! replayed and stale onions, the DESTROY handshake and ACI reuse, mixing, and onion cells
+//! never leaving as a burst right after an RSA operation.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use ork::crypto::{CipherCode, Engine};
+use ork::router::Router;
+use ork::sim::ServerKind;
+use ork::wire::{Aci, Cell, Command, StandardStructure};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+fn destroys(cells: &[Cell]) -> Vec<u16> {
+    cells.iter().filter(|c| c.command == Command::Destroy).map(|c| c.aci.0).collect()
+}
+
+#[test]
+fn replayed_expired_and_far_future_onions_are_refused() {
+    let (mut net, routers) = routers_only(2, full_mesh(2), Duration::ZERO);
+    let mut client = RawClient::connect(&mut net, 0);
+    let now = net.now.unix as u32;
+    let (onion, _) = onion_for(&[0, 1], now + 60, 1);
+    client.send(&mut net, &create_cells(1, &onion));
+    net.run();
+    assert!(destroys(&client.cells(&net)).is_empty(), "a fresh onion is accepted");
+    assert_eq!(net.node::<Router>(routers[0]).stats().onions_peeled, 1);
+
+    client.send(&mut net, &create_cells(2, &onion));
+    let (expired, _) = onion_for(&[0, 1], now - 10, 2);
+    client.send(&mut net, &create_cells(3, &expired));
+    let (future, _) = onion_for(&[0, 1], now + 7200, 3);
+    client.send(&mut net, &create_cells(4, &future));
+    net.run();
+    let mut refused = destroys(&client.cells(&net));
+    refused.sort_unstable(); // the mixer shuffles cells of different connections
+    assert_eq!(refused, vec![2, 3, 4]);
+    let refused = &net.node::<Router>(routers[0]).stats().onions_refused;
+    assert_eq!(refused.get("replayed"), Some(&1), "{refused:?}");
+    assert_eq!(refused.get("expired"), Some(&1), "{refused:?}");
+    assert_eq!(refused.get("expiration too far ahead"), Some(&1), "{refused:?}");
+}
+
+#[test]
+fn create_on_the_receivers_half_and_unknown_destroy() {
+    let (mut net, routers) = routers_only(2, full_mesh(2), Duration::ZERO);
+    let mut client = RawClient::connect(&mut net, 0);
+    let (onion, _) = onion_for(&[0, 1], net.now.unix as u32 + 60, 1);
+    // The router is the higher end of an anonymous client's link: 0x8000.. is its half.
+    client.send(&mut net, &create_cells(0x8001, &onion));
+    let mut rng = StdRng::seed_from_u64(1);
+    client.send(&mut net, &[Cell::destroy(Aci(77), &mut rng)]);
+    net.run();
+    assert_eq!(destroys(&client.cells(&net)), vec![0x8001]);
+    assert_eq!(net.node::<Router>(routers[0]).stats().destroy_unknown_aci, 1);
+}
+
+#[test]
+fn an_aci_is_reused_only_after_the_destroy_is_acknowledged() {
+    let (mut net, routers) = routers_only(2, full_mesh(2), Duration::ZERO);
+    net.add_server("127.0.0.1:7000".parse().unwrap(), ServerKind::Sink);
+    let mut client = RawClient::connect(&mut net, 0);
+    let (onion, _) = onion_for(&[0, 1], net.now.unix as u32 + 60, 1);
+    client.send(&mut net, &create_cells(1, &onion));
+    net.run();
+    let r1 = routers[0];
+    assert_eq!(net.node::<Router>(r1).acis_in_use(), 1, "r1 allocated an ACI toward r2");
+    let mut rng = StdRng::seed_from_u64(1);
+    client.send(&mut net, &[Cell::destroy(Aci(1), &mut rng)]);
+    // Step until r1 has forwarded the DESTROY but r2's acknowledgement is not back yet.
+    let mut saw_pending = false;
+    for _ in 0..10 {
+        net.step();
+        if net.node::<Router>(r1).connection_count() == 0 {
+            saw_pending |= net.node::<Router>(r1).acis_in_use() == 1;
+            break;
+        }
+    }
+    assert!(saw_pending, "the ACI stays allocated while the DESTROY is unacknowledged");
+    net.run();
+    assert_eq!(net.node::<Router>(r1).acis_in_use(), 0, "freed by the acknowledgement");
+    assert_eq!(destroys(&client.cells(&net)), vec![1], "the client's DESTROY is acknowledged");
+    assert_eq!(net.node::<Router>(routers[1]).connection_count(), 0);
+}
+
+/// Open `n` connections r1 → r2 (exit) to sink servers on ports 7000.., returning each
+/// connection's forward engines (r1's and r2's).
+fn open_connections(net: &mut ork::sim::SimNet, client: &mut RawClient, n: u16) -> Vec<Vec<Engine>> {
+    let mut all = Vec::new();
+    for i in 0..n {
+        let port = 7000 + i;
+        net.add_server(format!("127.0.0.1:{port}").parse().unwrap(), ServerKind::Sink);
+        let (onion, keys) = onion_for(&[0, 1], net.now.unix as u32 + 60, 100 + u64::from(i));
+        client.send(net, &create_cells(i + 1, &onion));
+        let mut fwd: Vec<Engine> = keys.iter().map(|k| Engine::new(CipherCode::Rc4, &k.key3)).collect();
+        send_data(net, client, &mut fwd, i + 1, &structure("127.0.0.1", port));
+        all.push(fwd);
+    }
+    net.advance(Duration::from_millis(100), Duration::from_millis(10));
+    all
+}
+
+fn send_data(net: &mut ork::sim::SimNet, client: &mut RawClient, fwd: &mut [Engine], aci: u16, data: &[u8]) {
+    let mut rng = StdRng::seed_from_u64(u64::from(aci));
+    let mut cell = Cell::with_data(Aci(aci), Command::Data, data, &mut rng).expect("cell");
+    fwd.iter_mut().for_each(|e| e.apply(&mut cell.body));
+    client.send(net, &[cell]);
+}
+
+#[test]
+fn mixing_reorders_across_connections_and_keeps_each_connections_order() {
+    let (mut net, _) = routers_only(2, full_mesh(2), Duration::from_millis(20));
+    let mut client = RawClient::connect(&mut net, 0);
+    let n = 20u16;
+    let mut engines = open_connections(&mut net, &mut client, n);
+    net.arrivals.clear();
+    let first_conn = net.server_conns.len() - usize::from(n);
+    // Five numbered cells per connection, sent round-robin within one mixing interval.
+    for round in 0..5u8 {
+        for i in 0..n {
+            send_data(&mut net, &mut client, &mut engines[usize::from(i)], i + 1, &[b'a' + round; 10]);
+        }
+    }
+    net.advance(Duration::from_millis(100), Duration::from_millis(5));
+    let order: Vec<usize> = net.arrivals.iter().map(|(c, _)| c - first_conn).collect();
+    assert_eq!(order.len(), 100, "every cell arrived");
+    let arrival: Vec<usize> = (0..5).flat_map(|_| 0..usize::from(n)).collect();
+    assert_ne!(order, arrival, "cells left in the order they arrived");
+    for i in 0..usize::from(n) {
+        let got = &net.server_conns[first_conn + i].received;
+        let want: Vec<u8> = (0..5u8).flat_map(|r| [b'a' + r; 10]).collect();
+        assert_eq!(got, &want, "connection {i} kept its order");
+    }
+}
+
+#[test]
+fn onion_cells_leave_with_the_batch_not_as_a_burst_after_rsa() {
+    let (mut net, _) = routers_only(2, full_mesh(2), Duration::from_millis(10));
+    let mut client = RawClient::connect(&mut net, 0);
+    let mut engines = open_connections(&mut net, &mut client, 10);
+    net.log_wire = true;
+    net.wire_log.clear();
+    for i in 0..10u16 {
+        send_data(&mut net, &mut client, &mut engines[usize::from(i)], i + 1, b"queued");
+    }
+    let (onion, _) = onion_for(&[0, 1], net.now.unix as u32 + 60, 999);
+    client.send(&mut net, &create_cells(50, &onion));
+    net.run(); // delivered and processed (RSA included), but the interval has not ended
+    let r1_to_r2 = |net: &ork::sim::SimNet| -> Vec<usize> {
+        net.wire_log
+            .iter()
+            .filter(|(e, _)| matches!(e, ork::sim::End::Node(0, _)))
+            .map(|(_, d)| d.len() / ork::wire::CELL_LEN)
+            .collect()
+    };
+    assert!(r1_to_r2(&net).is_empty(), "nothing left r1 before the mixing interval ended");
+    net.advance(Duration::from_millis(10), Duration::from_millis(10));
+    assert_eq!(r1_to_r2(&net), vec![16], "10 DATA and 6 CREATE cells left r1 as one batch");
+}
