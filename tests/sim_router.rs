@@ -160,3 +160,47 @@ fn onion_cells_leave_with_the_batch_not_as_a_burst_after_rsa() {
     net.advance(Duration::from_millis(10), Duration::from_millis(10));
     assert_eq!(r1_to_r2(&net), vec![16], "10 DATA and 6 CREATE cells left r1 as one batch");
 }
+
+/// Batches (link writes) in which r2 sends the DESTROYs caused by losing r3, for 20 connections
+/// r1 → r2 → r3, and the time from the first to the last.
+fn destroy_burst(jitter: Duration) -> (usize, Duration) {
+    let (mut net, routers) = routers_with_jitter(3, full_mesh(3), Duration::from_millis(10), jitter);
+    let mut client = RawClient::connect(&mut net, 0);
+    for i in 0..20u16 {
+        let port = 7000 + i;
+        net.add_server(format!("127.0.0.1:{port}").parse().unwrap(), ServerKind::Sink);
+        let (onion, keys) = onion_for(&[0, 1, 2], net.now.unix as u32 + 60, 300 + u64::from(i));
+        client.send(&mut net, &create_cells(i + 1, &onion));
+        let mut fwd: Vec<Engine> = keys.iter().map(|k| Engine::new(CipherCode::Rc4, &k.key3)).collect();
+        send_data(&mut net, &mut client, &mut fwd, i + 1, &structure("127.0.0.1", port));
+    }
+    net.advance(Duration::from_millis(100), Duration::from_millis(10));
+    assert_eq!(net.node::<Router>(routers[1]).connection_count(), 20);
+    net.log_wire = true;
+    let start = net.now.mono;
+    let mut writes: Vec<std::time::Instant> = Vec::new();
+    net.kill(routers[2]);
+    for _ in 0..100 {
+        let before = net.wire_log.len();
+        net.advance(Duration::from_millis(5), Duration::from_millis(5));
+        // r2's writes toward r1 (node index 1); each is one batch.
+        let n = net.wire_log[before..].iter().filter(|(e, _)| matches!(e, ork::sim::End::Node(1, _))).count();
+        writes.extend(std::iter::repeat(net.now.mono).take(n));
+    }
+    let got = destroys(&client.cells(&net));
+    assert_eq!(got.len(), 20, "every connection destroyed toward the client");
+    let spread = writes.last().copied().unwrap_or(start) - writes.first().copied().unwrap_or(start);
+    (writes.len(), spread)
+}
+
+#[test]
+fn destroy_jitter_spreads_a_link_failures_destroy_burst() {
+    let (batches, spread) = destroy_burst(Duration::ZERO);
+    eprintln!("destroy burst without jitter: {batches} batch(es) over {spread:?}");
+    assert_eq!(batches, 1, "without jitter a link loss sends all DESTROYs in one batch");
+    assert_eq!(spread, Duration::ZERO);
+    let (batches, spread) = destroy_burst(Duration::from_millis(200));
+    eprintln!("destroy burst with 200 ms jitter: {batches} batch(es) over {spread:?}");
+    assert!(batches >= 8, "with 200 ms jitter the DESTROYs spread over many batches: {batches}");
+    assert!(spread >= Duration::from_millis(100), "over {spread:?}");
+}

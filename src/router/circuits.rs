@@ -3,7 +3,7 @@
 
 use log::{debug, info, warn};
 
-use super::core::{CircId, Circuit, Next, Router, Slot};
+use super::core::{CircId, Circuit, Next, Router, Slot, Timer};
 use super::exit::Exit;
 use crate::crypto::Engine;
 use crate::event::{Now, SockId};
@@ -205,9 +205,29 @@ impl Router {
         if !self.links.get(&link).is_some_and(|l| l.is_carrier()) {
             return;
         }
-        let cell = Cell::destroy(aci, &mut self.rng);
-        self.queue_cell(now, link, cell);
         self.slots.insert((link, aci), Slot::AwaitingAck);
+        self.emit_destroy(now, link, aci);
+    }
+
+    /// Forward a connection's end: like [`Router::send_destroy`], but held back by a random
+    /// delay of up to `--destroy-jitter`, so that the DESTROYs a link failure causes do not
+    /// leave as one burst that links the connections (paper §6).
+    pub(super) fn forward_destroy(&mut self, now: Now, link: SockId, aci: Aci) {
+        let bound = self.cfg.destroy_jitter;
+        if bound.is_zero() || !self.links.get(&link).is_some_and(|l| l.is_carrier()) {
+            return self.send_destroy(now, link, aci);
+        }
+        self.slots.insert((link, aci), Slot::AwaitingAck);
+        let delay = bound.mul_f64(rand::Rng::gen_range(&mut self.rng, 0.0..1.0));
+        self.set_timer(now.mono + delay, Timer::Destroy(link, aci));
+    }
+
+    /// Queue the DESTROY cell itself (the slot is already waiting for the acknowledgement).
+    pub(super) fn emit_destroy(&mut self, now: Now, link: SockId, aci: Aci) {
+        if self.links.get(&link).is_some_and(|l| l.is_carrier()) {
+            let cell = Cell::destroy(aci, &mut self.rng);
+            self.queue_cell(now, link, cell);
+        }
     }
 
     fn release_aci(&mut self, link: SockId, aci: Aci) {
@@ -223,12 +243,12 @@ impl Router {
     pub(super) fn destroy_circuit(&mut self, now: Now, id: CircId, from: Option<(SockId, Aci)>) {
         let Some(c) = self.circs.remove(&id) else { return };
         if from != Some(c.prev) {
-            self.send_destroy(now, c.prev.0, c.prev.1);
+            self.forward_destroy(now, c.prev.0, c.prev.1);
         }
         match c.next {
             Next::Link(out, out_aci) => {
                 if from != Some((out, out_aci)) {
-                    self.send_destroy(now, out, out_aci);
+                    self.forward_destroy(now, out, out_aci);
                 }
             }
             Next::Exit(exit) => self.exit_close(&exit),

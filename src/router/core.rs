@@ -23,6 +23,15 @@ use crate::crypto::Engine;
 use crate::event::{Action, Core, ListenerIdx, Now, SockId, SockIds};
 use crate::wire::{Aci, Cell};
 
+/// Something to do later.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Timer {
+    /// Try the exit connection again.
+    ExitRetry(CircId),
+    /// Send a DESTROY held back by the destroy jitter.
+    Destroy(SockId, Aci),
+}
+
 /// Identifies one anonymous connection through this router.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CircId(pub u64);
@@ -73,7 +82,8 @@ pub struct Router {
     pub(super) replay: ReplayCache,
     pub(super) flow: Flow,
     pub(super) housekeeping_due: Option<Instant>,
-    pub(super) timers: BTreeMap<(Instant, u64), CircId>,
+    pub(super) timers: BTreeMap<(Instant, u64), Timer>,
+    pub(super) timer_seq: u64,
     pub(super) stats: Stats,
     pub(super) started: bool,
 }
@@ -111,6 +121,7 @@ impl Router {
             flow: Flow::default(),
             housekeeping_due: None,
             timers: BTreeMap::new(),
+            timer_seq: 0,
             stats: Stats::default(),
             started: false,
         }
@@ -134,6 +145,11 @@ impl Router {
     /// Identities of neighbours with an open cell-carrying link.
     pub fn linked_neighbors(&self) -> Vec<std::net::SocketAddrV4> {
         self.neighbors.iter().filter(|n| n.link.is_some()).map(|n| n.addr).collect()
+    }
+
+    pub(super) fn set_timer(&mut self, at: Instant, timer: Timer) {
+        self.timer_seq += 1;
+        self.timers.insert((at, self.timer_seq), timer);
     }
 
     pub(super) fn new_circ_id(&mut self) -> CircId {

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use log::{debug, info};
 
-use super::core::{CircId, Next, Router};
+use super::core::{CircId, Next, Router, Timer};
 use crate::event::{Action, Now, SockId};
 use crate::wire::standard::{Host, MAX_STANDARD_LEN};
 use crate::wire::{Cell, Command, Protocol, StandardStructure, Status, PAYLOAD_LEN};
@@ -226,7 +226,7 @@ impl Router {
                     exit.attempt += 1;
                     exit.state = ExitState::Retrying;
                     let at = now.mono + self.cfg.timeouts.exit_retry;
-                    self.timers.insert((at, id.0), id);
+                    self.set_timer(at, Timer::ExitRetry(id));
                 } else {
                     self.exit_status(now, id, Status::ConnectFailed);
                 }
@@ -234,15 +234,25 @@ impl Router {
         }
     }
 
-    /// Fire due timers (exit connection retries).
+    /// Fire due timers (exit connection retries, jittered DESTROYs).
     pub(super) fn run_timers(&mut self, now: Now) {
-        while let Some((&(at, seq), &id)) = self.timers.iter().next() {
+        while let Some((&(at, seq), &timer)) = self.timers.iter().next() {
             if at > now.mono {
                 return;
             }
             self.timers.remove(&(at, seq));
-            if matches!(self.exit_mut(id).map(|e| &e.state), Some(ExitState::Retrying)) {
-                self.exit_connect(now, id);
+            match timer {
+                Timer::ExitRetry(id) => {
+                    if matches!(self.exit_mut(id).map(|e| &e.state), Some(ExitState::Retrying)) {
+                        self.exit_connect(now, id);
+                    }
+                }
+                Timer::Destroy(link, aci) => {
+                    // Not if a crossing DESTROY freed the ACI meanwhile (it may be reused).
+                    if matches!(self.slots.get(&(link, aci)), Some(super::core::Slot::AwaitingAck)) {
+                        self.emit_destroy(now, link, aci);
+                    }
+                }
             }
         }
     }

@@ -52,6 +52,10 @@ pub fn full_mesh(n: usize) -> Vec<(usize, usize)> {
 }
 
 pub fn router(i: usize, links: &[(usize, usize)], mix: Duration, seed: u64) -> Router {
+    router_with_jitter(i, links, mix, seed, Duration::ZERO)
+}
+
+pub fn router_with_jitter(i: usize, links: &[(usize, usize)], mix: Duration, seed: u64, jitter: Duration) -> Router {
     let neighbors = links
         .iter()
         .filter_map(|&(a, b)| {
@@ -74,7 +78,7 @@ pub fn router(i: usize, links: &[(usize, usize)], mix: Duration, seed: u64) -> R
         max_onion_lifetime: Duration::from_secs(3600),
         exit_policy: Policy::accept_all(),
         timeouts: Timeouts::default(),
-        destroy_jitter: Duration::ZERO,
+        destroy_jitter: jitter,
     };
     Router::with_rng(cfg, ReplayCache::new(100_000), StdRng::seed_from_u64(seed))
 }
@@ -205,9 +209,23 @@ pub fn onion_for(route: &[usize], expiration: u32, seed: u64) -> (ork::onion::On
 
 /// Routers only (no onion proxy), links up.
 pub fn routers_only(n: usize, links: Vec<(usize, usize)>, mix: Duration) -> (SimNet, Vec<usize>) {
+    routers_with_jitter(n, links, mix, Duration::ZERO)
+}
+
+/// Routers with a DESTROY jitter bound, links up.
+pub fn routers_with_jitter(
+    n: usize,
+    links: Vec<(usize, usize)>,
+    mix: Duration,
+    jitter: Duration,
+) -> (SimNet, Vec<usize>) {
     let mut net = SimNet::new();
-    let routers: Vec<usize> =
-        (0..n).map(|i| net.add(router(i, &links, mix, 200 + i as u64), vec![SocketAddr::V4(router_addr(i))])).collect();
+    let routers: Vec<usize> = (0..n)
+        .map(|i| {
+            let r = router_with_jitter(i, &links, mix, 200 + i as u64, jitter);
+            net.add(r, vec![SocketAddr::V4(router_addr(i))])
+        })
+        .collect();
     net.advance(Duration::from_secs(2), Duration::from_millis(100));
     (net, routers)
 }
