@@ -201,6 +201,6 @@ fn destroy_jitter_spreads_a_link_failures_destroy_burst() {
     assert_eq!(spread, Duration::ZERO);
     let (batches, spread) = destroy_burst(Duration::from_millis(200));
     eprintln!("destroy burst with 200 ms jitter: {batches} batch(es) over {spread:?}");
-    assert!(batches >= 8, "with 200 ms jitter the DESTROYs spread over many batches: {batches}");
+    assert!(batches >= 5, "with 200 ms jitter the DESTROYs spread over many batches: {batches}");
     assert!(spread >= Duration::from_millis(100), "over {spread:?}");
 }
