@@ -254,3 +254,30 @@ fn customer_isp_funnel_carries_connections() {
     echo_through(p2, echo, &data(2 << 20, 4));
     a.join().expect("first client through the funnel");
 }
+
+#[test]
+fn sigterm_shuts_a_router_down_cleanly() {
+    let ring = vec![(0, 1), (1, 2), (2, 3), (3, 4), (4, 0)];
+    let mut bed = Bed::new(5, ring);
+    bed.start_routers(&[]);
+    let echo = echo_server();
+    let p = bed.start_onion_proxy("op", &[]);
+    let mut c = anon_connect(p, "127.0.0.1", echo).expect("connection through r3");
+    let i = bed.proc_index("r3");
+    let pid = bed.procs[i].child.id() as libc::pid_t;
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = bed.procs[i].child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "router did not exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status}");
+    c.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+    let mut rest = Vec::new();
+    assert!(c.read_to_end(&mut rest).is_ok(), "the connection was closed, not left hanging");
+    assert!(bed.log("r3").contains("shutting down: destroying 1 connection(s)"), "{}", bed.log("r3"));
+}

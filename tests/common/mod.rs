@@ -56,6 +56,15 @@ pub fn router(i: usize, links: &[(usize, usize)], mix: Duration, seed: u64) -> R
 }
 
 pub fn router_with_jitter(i: usize, links: &[(usize, usize)], mix: Duration, seed: u64, jitter: Duration) -> Router {
+    router_custom(i, links, seed, |c| {
+        c.mix_interval = mix;
+        c.destroy_jitter = jitter;
+    })
+}
+
+/// A router whose configuration the test adjusts.
+pub fn router_custom(i: usize, links: &[(usize, usize)], seed: u64, adjust: impl FnOnce(&mut RouterConfig)) -> Router {
+    let (mix, jitter) = (Duration::from_millis(10), Duration::ZERO);
     let neighbors = links
         .iter()
         .filter_map(|&(a, b)| {
@@ -80,6 +89,8 @@ pub fn router_with_jitter(i: usize, links: &[(usize, usize)], mix: Duration, see
         timeouts: Timeouts::default(),
         destroy_jitter: jitter,
     };
+    let mut cfg = cfg;
+    adjust(&mut cfg);
     Router::with_rng(cfg, ReplayCache::new(100_000), StdRng::seed_from_u64(seed))
 }
 
