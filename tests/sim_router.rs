@@ -10,7 +10,7 @@ use common::*;
 use ork::crypto::{CipherCode, Engine};
 use ork::router::Router;
 use ork::sim::ServerKind;
-use ork::wire::{Aci, Cell, Command, StandardStructure};
+use ork::wire::{Aci, Cell, Command};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
