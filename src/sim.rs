@@ -67,8 +67,10 @@ pub struct SimNet {
     pub server_conns: Vec<ServerConn>,
     pipes: HashMap<End, End>,
     queue: VecDeque<(End, Event)>,
-    /// Every byte sent on a node socket, for tests that inspect the wire.
+    /// Every byte sent on a node socket (sender, receiver, bytes), for tests that inspect the
+    /// wire as an observer of the links would.
     pub wire_log: Vec<(End, Vec<u8>)>,
+    pub wire_peers: Vec<End>,
     pub log_wire: bool,
     /// Order in which data reached simulated servers: (connection, bytes).
     pub arrivals: Vec<(usize, usize)>,
@@ -93,6 +95,7 @@ impl SimNet {
             pipes: HashMap::new(),
             queue: VecDeque::new(),
             wire_log: Vec::new(),
+            wire_peers: Vec::new(),
             log_wire: false,
             arrivals: Vec::new(),
             down: Vec::new(),
@@ -277,6 +280,8 @@ impl SimNet {
             Action::Send { sock, data } => {
                 if self.log_wire {
                     self.wire_log.push((End::Node(n, sock), data.clone()));
+                    self.wire_peers
+                        .push(self.pipes.get(&End::Node(n, sock)).copied().unwrap_or(End::Server(usize::MAX)));
                 }
                 if let Some(peer) = self.pipes.get(&End::Node(n, sock)) {
                     self.queue.push_back((*peer, Event::Data(data)));
