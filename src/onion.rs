@@ -118,7 +118,8 @@ pub fn build(route: &[RouteHop], plan: &OnionPlan) -> Result<Onion, OnionError> 
         let mut block = Vec::with_capacity(LAYER_LEN + inner.len());
         block.extend_from_slice(&plan.layer(route, i).to_bytes());
         block.extend_from_slice(&inner);
-        let head: [u8; RSA_BLOCK_LEN] = block[..RSA_BLOCK_LEN].try_into().expect("block >= 128");
+        let mut head = [0u8; RSA_BLOCK_LEN];
+        head.copy_from_slice(&block[..RSA_BLOCK_LEN]);
         let mut onion = encrypt_block(&route[i].key, &head)?.to_vec();
         let mut tail = block[RSA_BLOCK_LEN..].to_vec();
         Engine::des_ofb(&KeySet::derive(&plan.seeds[i]).key1_des()).apply(&mut tail);
@@ -144,8 +145,9 @@ pub fn peel_raw(
     repad: &[u8; LAYER_LEN],
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<Peeled, OnionError> {
-    let head: &[u8; RSA_BLOCK_LEN] = onion[..RSA_BLOCK_LEN].try_into().expect("240 >= 128");
-    let block = decrypt_block(key, head, rng)?;
+    let mut head = [0u8; RSA_BLOCK_LEN];
+    head.copy_from_slice(&onion[..RSA_BLOCK_LEN]);
+    let block = decrypt_block(key, &head, rng)?;
     let layer = Layer::parse(&block)?;
     let keys = KeySet::derive(&layer.seed);
     let mut inner = [0u8; ONION_LEN];

@@ -80,6 +80,8 @@ pub struct OnionProxy {
     started: bool,
     /// Connections opened, and how each ended, for logs and tests.
     pub opened: u64,
+    /// The time the driver last gave us (the core never reads a clock).
+    last_now: Now,
 }
 
 fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
@@ -121,6 +123,7 @@ impl OnionProxy {
             awaiting_ack: HashSet::new(),
             started: false,
             opened: 0,
+            last_now: now,
         }
     }
 
@@ -156,7 +159,7 @@ impl OnionProxy {
 
     fn send_destroy(&mut self, aci: Aci) {
         let cell = Cell::destroy(aci, &mut self.rng);
-        if self.uplink.send(&cell, Now::system()) {
+        if self.uplink.send(&cell, self.last_now) {
             self.awaiting_ack.insert(aci);
         } else {
             self.aci.release(aci);
@@ -376,6 +379,7 @@ impl Core for OnionProxy {
     }
 
     fn connected(&mut self, now: Now, sock: SockId, result: io::Result<()>) {
+        self.last_now = now;
         if self.uplink.sock() == Some(sock) {
             let ev = self.uplink.connected(now, result, &mut self.rng, &mut self.actions);
             self.handle_uplink(now, ev);
@@ -383,6 +387,7 @@ impl Core for OnionProxy {
     }
 
     fn received(&mut self, now: Now, sock: SockId, data: &[u8]) {
+        self.last_now = now;
         if self.uplink.sock() == Some(sock) {
             let ev = self.uplink.received(now, data, &mut self.actions);
             return self.handle_uplink(now, ev);
@@ -399,6 +404,7 @@ impl Core for OnionProxy {
     }
 
     fn eof(&mut self, now: Now, sock: SockId) {
+        self.last_now = now;
         if self.uplink.sock() == Some(sock) {
             let ev = self.uplink.lost(now, "closed by the router", &mut self.actions);
             return self.handle_uplink(now, Some(ev));
@@ -416,6 +422,7 @@ impl Core for OnionProxy {
     }
 
     fn failed(&mut self, now: Now, sock: SockId, error: io::Error) {
+        self.last_now = now;
         if self.uplink.sock() == Some(sock) {
             let ev = self.uplink.lost(now, &error.to_string(), &mut self.actions);
             return self.handle_uplink(now, Some(ev));
@@ -446,6 +453,7 @@ impl Core for OnionProxy {
     fn resolved(&mut self, _now: Now, _request: u64, _result: io::Result<Vec<SocketAddr>>) {}
 
     fn tick(&mut self, now: Now) {
+        self.last_now = now;
         if !self.started {
             self.started = true;
             info!(

@@ -80,7 +80,11 @@ impl Engine {
     pub fn new(code: CipherCode, key: &[u8; KEY_LEN]) -> Engine {
         match code {
             CipherCode::Identity => Engine::Identity,
-            CipherCode::DesOfb => Engine::des_ofb(key[..8].try_into().expect("8 of 20 bytes")),
+            CipherCode::DesOfb => {
+                let mut k = [0u8; 8];
+                k.copy_from_slice(&key[..8]);
+                Engine::des_ofb(&k)
+            }
             CipherCode::Rc4 => Engine::Rc4(Box::new(Rc4::new(key[..16].into()))),
             CipherCode::Aes128Ctr => Engine::Aes128Ctr(Box::new(AesCtr::new(key[..16].into(), &[0u8; 16].into()))),
             CipherCode::ChaCha20 => {
