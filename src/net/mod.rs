@@ -1,5 +1,6 @@
 //! Sockets: the mio reactor that drives every role's sans-IO core. The only module with I/O.
 
+mod actions;
 pub mod connect;
 pub mod reactor;
 

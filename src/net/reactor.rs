@@ -3,25 +3,24 @@
 //! Every role runs this same loop with a different [`Core`].
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::io::{self, Read};
+use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use log::{debug, info, warn};
+use log::{info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::connect::start_connect;
-use crate::event::{Action, Core, Now, SockId};
+use crate::event::{Core, Now, SockId};
 
 const WAKER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
 const LISTENER_BASE: usize = usize::MAX - 1024;
 /// Bytes read from one socket per wake-up before others get their turn.
 const READ_BUDGET: usize = 256 * 1024;
-const READ_CHUNK: usize = 64 * 1024;
+pub(super) const READ_CHUNK: usize = 64 * 1024;
 
 /// Settings of the loop.
 #[derive(Debug, Clone)]
@@ -37,41 +36,41 @@ impl Default for ReactorConfig {
 }
 
 #[derive(Default)]
-struct Sock {
-    stream: Option<TcpStream>,
-    connecting: bool,
-    out: Vec<u8>,
-    out_pos: usize,
-    shutdown_after_flush: bool,
-    close_after_flush: bool,
-    read_paused: bool,
-    read_done: bool,
+pub(super) struct Sock {
+    pub(super) stream: Option<TcpStream>,
+    pub(super) connecting: bool,
+    pub(super) out: Vec<u8>,
+    pub(super) out_pos: usize,
+    pub(super) shutdown_after_flush: bool,
+    pub(super) close_after_flush: bool,
+    pub(super) read_paused: bool,
+    pub(super) read_done: bool,
     /// Readable data may be waiting (budget ran out or reading was paused).
-    read_pending: bool,
-    last_reported: usize,
+    pub(super) read_pending: bool,
+    pub(super) last_reported: usize,
 }
 
 impl Sock {
-    fn pending(&self) -> usize {
+    pub(super) fn pending(&self) -> usize {
         self.out.len() - self.out_pos
     }
 }
 
 /// The reactor, generic over the core it drives.
 pub struct Reactor<C: Core> {
-    poll: Poll,
-    core: C,
-    listeners: Vec<TcpListener>,
-    socks: HashMap<SockId, Sock>,
-    resolver_tx: mpsc::Sender<(u64, io::Result<Vec<SocketAddr>>)>,
-    resolver_rx: mpsc::Receiver<(u64, io::Result<Vec<SocketAddr>>)>,
-    waker: Arc<Waker>,
-    config: ReactorConfig,
-    buf: Vec<u8>,
-    dirty: Vec<SockId>,
+    pub(super) poll: Poll,
+    pub(super) core: C,
+    pub(super) listeners: Vec<TcpListener>,
+    pub(super) socks: HashMap<SockId, Sock>,
+    pub(super) resolver_tx: mpsc::Sender<(u64, io::Result<Vec<SocketAddr>>)>,
+    pub(super) resolver_rx: mpsc::Receiver<(u64, io::Result<Vec<SocketAddr>>)>,
+    pub(super) waker: Arc<Waker>,
+    pub(super) config: ReactorConfig,
+    pub(super) buf: Vec<u8>,
+    pub(super) dirty: Vec<SockId>,
 }
 
-fn token(sock: SockId) -> Token {
+pub(super) fn token(sock: SockId) -> Token {
     Token(sock.0 as usize)
 }
 
@@ -275,141 +274,6 @@ impl<C: Core> Reactor<C> {
                     self.core.failed(Now::system(), id, e);
                     return;
                 }
-            }
-        }
-    }
-
-    fn apply_actions(&mut self) {
-        loop {
-            while let Some(a) = self.core.poll_action() {
-                self.apply(a);
-            }
-            let dirty = std::mem::take(&mut self.dirty);
-            if dirty.is_empty() {
-                return;
-            }
-            for id in dirty {
-                self.flush(id);
-            }
-        }
-    }
-
-    fn apply(&mut self, action: Action) {
-        match action {
-            Action::Send { sock, data } => {
-                if let Some(s) = self.socks.get_mut(&sock) {
-                    if s.out_pos == s.out.len() {
-                        s.out.clear();
-                        s.out_pos = 0;
-                    }
-                    s.out.extend_from_slice(&data);
-                    self.dirty.push(sock);
-                }
-            }
-            Action::Connect { sock, addr, privileged } => match start_connect(addr, privileged) {
-                Ok(mut stream) => {
-                    let interest = Interest::READABLE | Interest::WRITABLE;
-                    if let Err(e) = self.poll.registry().register(&mut stream, token(sock), interest) {
-                        self.core.connected(Now::system(), sock, Err(e));
-                        return;
-                    }
-                    let s = Sock { stream: Some(stream), connecting: true, ..Sock::default() };
-                    self.socks.insert(sock, s);
-                }
-                Err(e) => self.core.connected(Now::system(), sock, Err(e)),
-            },
-            Action::ShutdownWrite { sock } => {
-                if let Some(s) = self.socks.get_mut(&sock) {
-                    s.shutdown_after_flush = true;
-                    self.dirty.push(sock);
-                }
-            }
-            Action::Close { sock } => {
-                if let Some(s) = self.socks.get_mut(&sock) {
-                    s.close_after_flush = true;
-                    s.read_paused = true;
-                    self.dirty.push(sock);
-                }
-            }
-            Action::Abort { sock } => self.drop_sock(sock),
-            Action::PauseRead { sock } => {
-                if let Some(s) = self.socks.get_mut(&sock) {
-                    s.read_paused = true;
-                }
-            }
-            Action::ResumeRead { sock } => {
-                if let Some(s) = self.socks.get_mut(&sock) {
-                    if !s.close_after_flush {
-                        s.read_paused = false;
-                        s.read_pending = true;
-                    }
-                }
-            }
-            Action::Resolve { request, host, port } => {
-                let tx = self.resolver_tx.clone();
-                let waker = Arc::clone(&self.waker);
-                std::thread::spawn(move || {
-                    use std::net::ToSocketAddrs;
-                    let r = (host.as_str(), port).to_socket_addrs().map(|it| it.collect());
-                    let _ = tx.send((request, r));
-                    let _ = waker.wake();
-                });
-            }
-        }
-    }
-
-    /// Write what fits; carry out a pending shutdown or close once the buffer is empty.
-    fn flush(&mut self, id: SockId) {
-        let Some(s) = self.socks.get_mut(&id) else { return };
-        if s.connecting {
-            return;
-        }
-        let Some(stream) = s.stream.as_mut() else { return };
-        while s.out_pos < s.out.len() {
-            match stream.write(&s.out[s.out_pos..]) {
-                Ok(0) => break,
-                Ok(n) => s.out_pos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let close_requested = s.close_after_flush;
-                    self.drop_sock(id);
-                    if !close_requested {
-                        self.core.failed(Now::system(), id, e);
-                    }
-                    return;
-                }
-            }
-        }
-        if s.out_pos == s.out.len() {
-            s.out.clear();
-            s.out_pos = 0;
-            if s.close_after_flush {
-                let _ = stream.shutdown(Shutdown::Write);
-                self.drop_sock(id);
-                return;
-            }
-            if s.shutdown_after_flush {
-                s.shutdown_after_flush = false;
-                if let Err(e) = stream.shutdown(Shutdown::Write) {
-                    debug!("shutdown {id}: {e}");
-                }
-            }
-        } else if s.out_pos > READ_CHUNK && s.out_pos * 2 > s.out.len() {
-            s.out.drain(..s.out_pos);
-            s.out_pos = 0;
-        }
-        let pending = s.pending();
-        if pending != s.last_reported && !s.close_after_flush {
-            s.last_reported = pending;
-            self.core.write_buffered(Now::system(), id, pending);
-        }
-    }
-
-    fn drop_sock(&mut self, id: SockId) {
-        if let Some(mut s) = self.socks.remove(&id) {
-            if let Some(mut stream) = s.stream.take() {
-                let _ = self.poll.registry().deregister(&mut stream);
             }
         }
     }

@@ -1,0 +1,159 @@
+//! How the reactor (or the in-memory network) drives the onion proxy: its [`Core`]
+//! implementation, which routes each event to the uplink or to an application connection.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use log::{info, warn};
+
+use super::{in_net, App, AppState, OnionProxy};
+use crate::event::{Action, Core, ListenerIdx, Now, SockId};
+use crate::wire::Status;
+
+impl Core for OnionProxy {
+    fn accepted(&mut self, _now: Now, _l: ListenerIdx, peer: SocketAddr) -> Option<SockId> {
+        let sock = self.ids.fresh();
+        let app = App {
+            state: AppState::Reading(Vec::new()),
+            aci: None,
+            route: Vec::new(),
+            fwd: Vec::new(),
+            back: Vec::new(),
+            got_eof: false,
+            sent_eof: false,
+        };
+        self.apps.insert(sock, app);
+        if !self.cfg.allow_from.iter().any(|(n, b)| in_net(peer.ip(), *n, *b)) {
+            warn!("application proxy {peer} not allowed by --allow-from");
+            self.answer(sock, Status::Policy);
+        }
+        Some(sock)
+    }
+
+    fn connected(&mut self, now: Now, sock: SockId, result: io::Result<()>) {
+        self.last_now = now;
+        if self.uplink.sock() == Some(sock) {
+            let ev = self.uplink.connected(now, result, &mut self.rng, &mut self.actions);
+            self.handle_uplink(now, ev);
+        }
+    }
+
+    fn received(&mut self, now: Now, sock: SockId, data: &[u8]) {
+        self.last_now = now;
+        if self.uplink.sock() == Some(sock) {
+            let ev = self.uplink.received(now, data, &mut self.actions);
+            return self.handle_uplink(now, ev);
+        }
+        let Some(app) = self.apps.get_mut(&sock) else { return };
+        match &mut app.state {
+            AppState::Reading(buf) => {
+                buf.extend_from_slice(data);
+                self.on_structure(now, sock);
+            }
+            AppState::Waiting { extra, .. } => extra.extend_from_slice(data),
+            AppState::Opening | AppState::Open => self.send_data(now, sock, data),
+        }
+    }
+
+    fn eof(&mut self, now: Now, sock: SockId) {
+        self.last_now = now;
+        if self.uplink.sock() == Some(sock) {
+            let ev = self.uplink.lost(now, "closed by the router", &mut self.actions);
+            return self.handle_uplink(now, Some(ev));
+        }
+        let Some(app) = self.apps.get_mut(&sock) else { return };
+        match app.state {
+            AppState::Opening | AppState::Open if app.got_eof => self.close_app(sock, true),
+            AppState::Opening | AppState::Open if !app.sent_eof => {
+                app.sent_eof = true;
+                self.send_data(now, sock, &[]);
+            }
+            AppState::Reading(_) | AppState::Waiting { .. } => self.close_app(sock, false),
+            _ => {}
+        }
+    }
+
+    fn failed(&mut self, now: Now, sock: SockId, error: io::Error) {
+        self.last_now = now;
+        if self.uplink.sock() == Some(sock) {
+            let ev = self.uplink.lost(now, &error.to_string(), &mut self.actions);
+            return self.handle_uplink(now, Some(ev));
+        }
+        self.close_app(sock, true);
+    }
+
+    fn write_buffered(&mut self, _now: Now, sock: SockId, bytes: usize) {
+        use crate::router::flow::{HIGH_WATER, LOW_WATER};
+        let apps: Vec<SockId> = self.apps.keys().copied().collect();
+        if self.uplink.sock() == Some(sock) {
+            for a in apps {
+                if bytes >= HIGH_WATER {
+                    self.actions.push_back(Action::PauseRead { sock: a });
+                } else if bytes <= LOW_WATER {
+                    self.actions.push_back(Action::ResumeRead { sock: a });
+                }
+            }
+        } else if let Some(up) = self.uplink.sock() {
+            if bytes >= HIGH_WATER {
+                self.actions.push_back(Action::PauseRead { sock: up });
+            } else if bytes <= LOW_WATER {
+                self.actions.push_back(Action::ResumeRead { sock: up });
+            }
+        }
+    }
+
+    fn resolved(&mut self, _now: Now, _request: u64, _result: io::Result<Vec<SocketAddr>>) {}
+
+    fn tick(&mut self, now: Now) {
+        self.last_now = now;
+        if !self.started {
+            self.started = true;
+            info!(
+                "onion proxy: uplink {}, {} hops, forward {} / backward {}",
+                self.uplink.addr, self.cfg.hops, self.cfg.forw, self.cfg.back
+            );
+        }
+        let ev = self.uplink.tick(now, &mut self.ids, &mut self.actions);
+        self.handle_uplink(now, ev);
+        let expired: Vec<SockId> = self
+            .apps
+            .iter()
+            .filter(
+                |(_, a)| matches!(a.state, AppState::Waiting { since, .. } if now.mono >= since + self.cfg.link_wait),
+            )
+            .map(|(s, _)| *s)
+            .collect();
+        for s in expired {
+            warn!("uplink not available in time; refusing connection");
+            self.answer(s, Status::RouteFailed);
+        }
+        self.uplink.flush(&mut self.actions);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let waiting = self.apps.values().filter_map(|a| match a.state {
+            AppState::Waiting { since, .. } => Some(since + self.cfg.link_wait),
+            _ => None,
+        });
+        self.uplink.poll_timeout().into_iter().chain(waiting).min()
+    }
+
+    fn poll_action(&mut self) -> Option<Action> {
+        if self.actions.is_empty() {
+            self.uplink.flush(&mut self.actions);
+        }
+        self.actions.pop_front()
+    }
+
+    fn shutdown(&mut self, _now: Now) {
+        let socks: Vec<SockId> = self.apps.keys().copied().collect();
+        for s in socks {
+            self.close_app(s, true);
+        }
+        self.uplink.flush(&mut self.actions);
+        if let Some(s) = self.uplink.sock() {
+            self.actions.push_back(Action::Close { sock: s });
+        }
+    }
+}
