@@ -126,4 +126,8 @@ pub trait Core {
     fn poll_action(&mut self) -> Option<Action>;
     /// Shut down cleanly (SIGINT/SIGTERM): destroy connections, close links.
     fn shutdown(&mut self, now: Now);
+    /// A status snapshot for operators (JSON), if the core keeps one.
+    fn status(&self, _now: Now) -> Option<String> {
+        None
+    }
 }

@@ -281,3 +281,35 @@ fn sigterm_shuts_a_router_down_cleanly() {
     assert!(c.read_to_end(&mut rest).is_ok(), "the connection was closed, not left hanging");
     assert!(bed.log("r3").contains("shutting down: destroying 1 connection(s)"), "{}", bed.log("r3"));
 }
+
+#[test]
+fn status_file_shows_links_and_counters_but_no_connection_maps() {
+    let mut bed = Bed::new(3, full_mesh(3));
+    for i in 0..3 {
+        let args = bed.router_args(i, &["--status-file", &format!("r{}.status", i + 1)]);
+        bed.spawn(&format!("r{}", i + 1), &args);
+    }
+    bed.wait_links();
+    let echo = echo_server();
+    let p = bed.start_onion_proxy("op", &["--hops", "3"]);
+    echo_through(p, echo, &data(100_000, 5));
+    let status = bed.path("r1.status");
+    wait_for("status file", Duration::from_secs(5), || status.exists());
+    std::thread::sleep(Duration::from_millis(1200));
+    let out = ork().arg("status").arg(&status).output().expect("ork status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(&format!("router 127.0.0.1:{}", bed.ports[0])), "{text}");
+    assert_eq!(text.matches("  link router").count(), 2, "{text}");
+    assert!(text.contains("link anonymous client"), "{text}");
+    assert!(text.contains("onions peeled 1"), "{text}");
+    let json = ork().args(["status", "--json"]).arg(&status).output().expect("ork status --json");
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let mut keys: Vec<&str> = v.as_object().expect("object").keys().map(|k| k.as_str()).collect();
+    keys.sort_unstable();
+    let want = ["connections", "identity", "links", "mixer_queue", "neighbors", "replay_cache", "stats"];
+    assert_eq!(keys, want, "only aggregate fields, no connection maps");
+    for l in v["links"].as_array().expect("links") {
+        assert_eq!(l.as_object().expect("link").len(), 4, "peer, uptime and two counters per link: {l}");
+    }
+}

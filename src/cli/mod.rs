@@ -11,6 +11,7 @@ pub mod onion_proxy;
 pub mod rlogin_proxy;
 pub mod router;
 pub mod smtp_proxy;
+pub mod status;
 
 use std::fmt;
 use std::io::Write;
@@ -49,6 +50,7 @@ pub enum Command {
     SmtpProxy(smtp_proxy::Args),
     RloginProxy(rlogin_proxy::Args),
     Connect(connect::Args),
+    Status(status::Args),
 }
 
 /// Run the chosen subcommand.
@@ -63,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SmtpProxy(a) => smtp_proxy::run(a),
         Command::RloginProxy(a) => rlogin_proxy::run(a),
         Command::Connect(a) => connect::run(a),
+        Command::Status(a) => status::run(a),
     }
 }
 

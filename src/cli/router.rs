@@ -59,6 +59,10 @@ pub struct Args {
     /// Bound of a random per-hop delay before forwarding a DESTROY (0 = none).
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
     pub destroy_jitter: Duration,
+    /// Write a JSON status snapshot (links, counters, refusals; no connection maps) here every
+    /// second; read it with `ork status FILE`.
+    #[arg(long, value_name = "PATH")]
+    pub status_file: Option<PathBuf>,
 }
 
 /// The identity sent to neighbours: --address, else the listen host, else 127.0.0.1.
@@ -113,6 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let bind = args.listen.bind_addr();
     let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     log::info!("listening on {bind} as {identity}");
-    Reactor::new(Router::new(cfg, replay), vec![listener], ReactorConfig::default())?.run()?;
+    let reactor_cfg = ReactorConfig { status_file: args.status_file.clone(), ..ReactorConfig::default() };
+    Reactor::new(Router::new(cfg, replay), vec![listener], reactor_cfg)?.run()?;
     Ok(())
 }

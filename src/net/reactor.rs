@@ -19,6 +19,8 @@ const WAKER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
 const LISTENER_BASE: usize = usize::MAX - 1024;
 /// Bytes read from one socket per wake-up before others get their turn.
+/// How often the status file is rewritten.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
 const READ_BUDGET: usize = 256 * 1024;
 pub(super) const READ_CHUNK: usize = 64 * 1024;
 
@@ -27,11 +29,13 @@ pub(super) const READ_CHUNK: usize = 64 * 1024;
 pub struct ReactorConfig {
     /// How long a clean shutdown may spend flushing.
     pub shutdown_grace: Duration,
+    /// Where to write the core's status snapshot, once a second.
+    pub status_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ReactorConfig {
     fn default() -> Self {
-        ReactorConfig { shutdown_grace: Duration::from_secs(2) }
+        ReactorConfig { shutdown_grace: Duration::from_secs(2), status_file: None }
     }
 }
 
@@ -111,11 +115,16 @@ impl<C: Core> Reactor<C> {
         self.poll.registry().register(&mut signals, SIGNALS, Interest::READABLE)?;
         let mut events = Events::with_capacity(1024);
         let mut shutdown_deadline: Option<Instant> = None;
+        let mut status_due = self.config.status_file.as_ref().map(|_| Instant::now());
         self.core.tick(Now::system());
         self.apply_actions();
         loop {
             let now = Instant::now();
             let mut timeout = self.core.poll_timeout().map(|t| t.saturating_duration_since(now));
+            if let Some(due) = status_due {
+                let d = due.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(d, |t| t.min(d)));
+            }
             if self.socks.values().any(|s| s.read_pending && !s.read_paused && !s.read_done) {
                 timeout = Some(Duration::ZERO);
             }
@@ -166,6 +175,19 @@ impl<C: Core> Reactor<C> {
             self.read_pending();
             self.core.tick(Now::system());
             self.apply_actions();
+            if status_due.is_some_and(|t| Instant::now() >= t) {
+                status_due = Some(Instant::now() + STATUS_EVERY);
+                self.write_status();
+            }
+        }
+    }
+
+    /// Write the status snapshot atomically (temporary file, then rename).
+    fn write_status(&self) {
+        let (Some(path), Some(text)) = (&self.config.status_file, self.core.status(Now::system())) else { return };
+        let tmp = path.with_extension("tmp");
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
+            warn!("cannot write status file {}: {e}", path.display());
         }
     }
 

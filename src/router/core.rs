@@ -137,6 +137,33 @@ impl Router {
         self.circs.len()
     }
 
+    /// What an operator may see (`--status-file`, `ork status`): links with their peers and
+    /// counters, connection count, onions peeled and refused by reason, replay-cache size. Never
+    /// the connection maps.
+    pub fn status_report(&self, now: Now) -> super::stats::StatusReport {
+        let mut links: Vec<super::stats::LinkStatus> = self
+            .links
+            .values()
+            .filter(|l| l.is_carrier())
+            .map(|l| super::stats::LinkStatus {
+                peer: l.describe(),
+                up_for_secs: l.established.map_or(0, |t| now.mono.saturating_duration_since(t).as_secs()),
+                cells_in: l.cells_in,
+                cells_out: l.cells_out,
+            })
+            .collect();
+        links.sort_by(|a, b| a.peer.cmp(&b.peer));
+        super::stats::StatusReport {
+            identity: self.cfg.identity.to_string(),
+            neighbors: self.neighbors.len(),
+            links,
+            connections: self.circs.len(),
+            mixer_queue: self.mixer.len(),
+            replay_cache: self.replay.len(),
+            stats: self.stats.clone(),
+        }
+    }
+
     /// ACIs this router has allocated on its links and not yet freed (tests, `ork status`).
     pub fn acis_in_use(&self) -> usize {
         self.links.values().map(|l| l.aci.in_use()).sum()
@@ -274,6 +301,10 @@ impl Core for Router {
 
     fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
+    }
+
+    fn status(&self, now: Now) -> Option<String> {
+        serde_json::to_string_pretty(&self.status_report(now)).ok()
     }
 
     fn shutdown(&mut self, now: Now) {

@@ -81,6 +81,8 @@ pub(super) struct Link {
     pub next_padding: Option<Instant>,
     out: Vec<u8>,
     pub rx_cells: Vec<Cell>,
+    pub cells_in: u64,
+    pub cells_out: u64,
 }
 
 impl Link {
@@ -98,6 +100,8 @@ impl Link {
             next_padding: None,
             out: Vec::new(),
             rx_cells: Vec::new(),
+            cells_in: 0,
+            cells_out: 0,
         }
     }
 
@@ -111,6 +115,7 @@ impl Link {
             LinkState::Open { codec, carrier: true, .. } => {
                 codec.encode(cell, &mut self.out);
                 self.last_tx = now.mono;
+                self.cells_out += 1;
                 true
             }
             _ => false,
@@ -195,6 +200,7 @@ impl Router {
             LinkState::Open { codec, .. } => {
                 let mut cells = std::mem::take(&mut link.rx_cells);
                 let result = codec.decode(data, &mut cells);
+                link.cells_in += cells.len() as u64;
                 for cell in cells.drain(..) {
                     self.stats.cells_in += 1;
                     self.handle_cell(now, sock, cell);

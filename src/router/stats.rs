@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 /// Router counters.
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     pub links_up: u64,
     pub links_down: u64,
@@ -24,4 +24,25 @@ impl Stats {
     pub fn refuse(&mut self, reason: &str) {
         *self.onions_refused.entry(reason.to_string()).or_default() += 1;
     }
+}
+
+/// One cell-carrying link, as `ork status` shows it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct LinkStatus {
+    pub peer: String,
+    pub up_for_secs: u64,
+    pub cells_in: u64,
+    pub cells_out: u64,
+}
+
+/// A router's status snapshot (`--status-file`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StatusReport {
+    pub identity: String,
+    pub neighbors: usize,
+    pub links: Vec<LinkStatus>,
+    pub connections: usize,
+    pub mixer_queue: usize,
+    pub replay_cache: usize,
+    pub stats: Stats,
 }

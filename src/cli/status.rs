@@ -1,0 +1,62 @@
+//! `ork status`: print a router's status snapshot (its `--status-file`) for operators.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use ork::router::stats::StatusReport;
+
+use super::ConfigContext;
+
+/// Show a router's links, connection count, onions peeled and refused, replay-cache size.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Example:
+  ork router --listen 9001 --key r1.key --neighbors r1.peers --status-file r1.status &
+  ork status r1.status")]
+pub struct Args {
+    /// The file a router writes with --status-file.
+    #[arg(value_name = "STATUS-FILE")]
+    pub file: PathBuf,
+    /// Print the raw JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Render a snapshot as text.
+pub fn render(r: &StatusReport) -> String {
+    let mut out = format!(
+        "router {}: {} of {} neighbour link(s) and client links below, {} connection(s)\n",
+        r.identity,
+        r.links.iter().filter(|l| l.peer.starts_with("router")).count(),
+        r.neighbors,
+        r.connections
+    );
+    for l in &r.links {
+        out += &format!(
+            "  link {:<40} up {:>6} s  cells in {:>10}  out {:>10}\n",
+            l.peer, l.up_for_secs, l.cells_in, l.cells_out
+        );
+    }
+    let refused: u64 = r.stats.onions_refused.values().sum();
+    out += &format!("onions peeled {}, refused {}", r.stats.onions_peeled, refused);
+    for (why, n) in &r.stats.onions_refused {
+        out += &format!("\n  refused ({why}): {n}");
+    }
+    out += &format!(
+        "\nreplay cache {} entries; mixer queue {} cells; exits opened {}\n",
+        r.replay_cache, r.mixer_queue, r.stats.exits_opened
+    );
+    out
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {} (is the router running with --status-file?)", args.file.display()))
+        .config()?;
+    if args.json {
+        return super::emit(text);
+    }
+    let report: StatusReport =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a router status file", args.file.display()))?;
+    super::emit(render(&report))
+}
