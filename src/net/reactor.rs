@@ -19,6 +19,8 @@ const WAKER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
 const LISTENER_BASE: usize = usize::MAX - 1024;
 /// Bytes read from one socket per wake-up before others get their turn.
+/// Pause before accepting again after `accept` failed.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// How often the status file is rewritten.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 const READ_BUDGET: usize = 256 * 1024;
@@ -72,6 +74,7 @@ pub struct Reactor<C: Core> {
     pub(super) config: ReactorConfig,
     pub(super) buf: Vec<u8>,
     pub(super) dirty: Vec<SockId>,
+    accept_retry: Option<Instant>,
 }
 
 pub(super) fn token(sock: SockId) -> Token {
@@ -80,6 +83,7 @@ pub(super) fn token(sock: SockId) -> Token {
 
 impl<C: Core> Reactor<C> {
     pub fn new(core: C, listeners: Vec<std::net::TcpListener>, config: ReactorConfig) -> io::Result<Self> {
+        raise_fd_limit();
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut ls = Vec::new();
@@ -101,6 +105,7 @@ impl<C: Core> Reactor<C> {
             config,
             buf: vec![0; READ_CHUNK],
             dirty: Vec::new(),
+            accept_retry: None,
         })
     }
 
@@ -121,6 +126,18 @@ impl<C: Core> Reactor<C> {
         loop {
             let now = Instant::now();
             let mut timeout = self.core.poll_timeout().map(|t| t.saturating_duration_since(now));
+            if let Some(due) = self.accept_retry {
+                if due <= now {
+                    self.accept_retry = None;
+                    for i in 0..self.listeners.len() {
+                        self.accept(i);
+                    }
+                    self.apply_actions();
+                } else {
+                    let d = due - now;
+                    timeout = Some(timeout.map_or(d, |t| t.min(d)));
+                }
+            }
             if let Some(due) = status_due {
                 let d = due.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(d, |t| t.min(d)));
@@ -210,7 +227,10 @@ impl<C: Core> Reactor<C> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    warn!("accept failed: {e}");
+                    // E.g. out of file descriptors: the connection stays in the backlog and no
+                    // new readiness edge may come, so try again shortly.
+                    warn!("accept failed: {e}; retrying in {ACCEPT_RETRY:?}");
+                    self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
                     return;
                 }
             }
@@ -296,6 +316,21 @@ impl<C: Core> Reactor<C> {
                     self.core.failed(Now::system(), id, e);
                     return;
                 }
+            }
+        }
+    }
+}
+
+/// Raise the soft limit on open files to the hard limit: a router holds a socket per link and
+/// per exit connection, and hostile clients should hit the handshake timeout, not EMFILE.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                warn!("cannot raise the open-file limit: {}", io::Error::last_os_error());
             }
         }
     }
