@@ -5,12 +5,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/lib.sh
 
-# What the tests run besides cargo, as COMMAND:DEBIAN-PACKAGE. Later issues add
-# curl:curl swaks:swaks python3:python3 tshark:tshark ... here.
+# What the tests run besides cargo, as COMMAND:DEBIAN-PACKAGE.
 TEST_TOOLS=(
     openssl:openssl # tests/cli_keygen_mkonion.rs reads the keys with openssl
     groff:groff     # man page check below
     python3:python3 # tests/proc_network.rs serves a page with python3 -m http.server
+    curl:curl       # tests/proc_proxies.rs: the HTTP client
+    swaks:swaks     # tests/proc_proxies.rs: the SMTP client
+    aiosmtpd:python3-aiosmtpd # tests/proc_proxies.rs: the SMTP server (Debian's python3)
 )
 ensure_packages "${TEST_TOOLS[@]}"
 ensure_rust

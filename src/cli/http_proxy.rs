@@ -1,7 +1,12 @@
-//! `ork http-proxy`: the HTTP application proxy with its privacy filter (SPEC §11) — the flags
-//! are final, the proxy itself lands with its own issue.
+//! `ork http-proxy`: the HTTP application proxy with its privacy filter (SPEC §11).
+
+use anyhow::Context;
+use ork::net::{Reactor, ReactorConfig};
+use ork::proxy::driver::ProxyCore;
+use ork::proxy::{HttpConfig, HttpSession};
 
 use super::args::{parse_host_port, parse_listen, HostPort, Listen};
+use super::ConfigError;
 
 /// Run the HTTP proxy (protocol 2; CONNECT tunnels as protocol 4).
 #[derive(Debug, clap::Args)]
@@ -9,7 +14,6 @@ use super::args::{parse_host_port, parse_listen, HostPort, Listen};
 Example:
   ork http-proxy --listen 8118 --onion-proxy 127.0.0.1:9050
   curl -x http://127.0.0.1:8118 http://example.org/")]
-#[allow(dead_code)] // read once the HTTP proxy lands (it is not built yet)
 pub struct Args {
     /// Address to listen on for HTTP clients: [HOST:]PORT.
     #[arg(long, value_name = "[HOST:]PORT", default_value = "8118", value_parser = parse_listen)]
@@ -23,6 +27,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    log::debug!("{args:?}");
-    Err(super::not_built("http-proxy"))
+    let op = args.onion_proxy.resolve_v4().map_err(ConfigError::msg)?;
+    let config = HttpConfig { filter: !args.no_filter };
+    if args.no_filter {
+        log::warn!("--no-filter: identifying headers (Cookie, Referer, User-Agent, ...) pass through");
+    }
+    let core = ProxyCore::new("http-proxy", op.into(), move || HttpSession::new(config.clone()));
+    serve(&args.listen, core, "http-proxy")
+}
+
+/// Bind, then run `core` on the reactor until SIGINT/SIGTERM.
+fn serve<C: ork::event::Core>(listen: &Listen, core: C, what: &str) -> anyhow::Result<()> {
+    let bind = listen.bind_addr();
+    let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
+    log::info!("{what} listening on {bind}");
+    Reactor::new(core, vec![listener], ReactorConfig::default())?.run()?;
+    Ok(())
 }

@@ -138,11 +138,6 @@ pub fn error_line(err: &anyhow::Error) -> String {
     line
 }
 
-/// The error of a subcommand whose issue has not landed yet (runtime failure, exit status 1).
-pub fn not_built(command: &str) -> anyhow::Error {
-    anyhow::anyhow!("ork {command} is not built yet")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

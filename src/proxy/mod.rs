@@ -36,6 +36,7 @@
 //! relay with the header filter, replay to the server), `rlogin.rs`, and `relay.rs` (the raw
 //! two-way relay of `CONNECT` tunnels and rlogin).
 
+pub mod driver;
 mod http;
 mod relay;
 mod rlogin;

@@ -1,0 +1,236 @@
+//! Drives application-proxy sessions on real (or simulated) sockets: a [`Core`] that accepts
+//! clients, makes one [`Session`] each, opens anonymous connections through the onion proxy
+//! (standard structure out, status byte back) and carries out the sessions' actions, following
+//! the contract in this module's parent.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use log::{debug, info};
+
+use super::{Action as SessionAction, Session, UpstreamId};
+use crate::event::{Action, Core, ListenerIdx, Now, SockId, SockIds};
+use crate::wire::Status;
+
+enum Upstream {
+    /// Connecting to the onion proxy; the structure to send once connected.
+    Connecting(Vec<u8>),
+    /// Structure sent; waiting for the status byte.
+    AwaitingStatus,
+    Open,
+}
+
+enum Role {
+    Client,
+    Upstream { client: SockId, id: UpstreamId, state: Upstream },
+}
+
+struct Client<S> {
+    session: S,
+    upstreams: HashMap<UpstreamId, SockId>,
+}
+
+/// The driver, generic over the session type and its factory.
+pub struct ProxyCore<S, F> {
+    onion_proxy: SocketAddr,
+    make: F,
+    ids: SockIds,
+    actions: VecDeque<Action>,
+    clients: HashMap<SockId, Client<S>>,
+    roles: HashMap<SockId, Role>,
+    paused: HashSet<SockId>,
+    name: &'static str,
+}
+
+impl<S: Session, F: FnMut() -> S> ProxyCore<S, F> {
+    /// `name` is for logs ("http-proxy"); `make` creates a session per client.
+    pub fn new(name: &'static str, onion_proxy: SocketAddr, make: F) -> Self {
+        ProxyCore {
+            onion_proxy,
+            make,
+            ids: SockIds::default(),
+            actions: VecDeque::new(),
+            clients: HashMap::new(),
+            roles: HashMap::new(),
+            paused: HashSet::new(),
+            name,
+        }
+    }
+
+    /// Client connections being served.
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Carry out everything the client's session wants, then set read interest.
+    fn pump(&mut self, client: SockId) {
+        let Some(c) = self.clients.get_mut(&client) else { return };
+        while let Some(a) = c.session.poll_action() {
+            match a {
+                SessionAction::ToClient(data) => self.actions.push_back(Action::Send { sock: client, data }),
+                SessionAction::Open { id, structure } => {
+                    let sock = self.ids.fresh();
+                    c.upstreams.insert(id, sock);
+                    let state = Upstream::Connecting(structure.to_bytes());
+                    self.roles.insert(sock, Role::Upstream { client, id, state });
+                    debug!("{}: anonymous connection to {}:{}", self.name, structure.host, structure.port);
+                    self.actions.push_back(Action::Connect { sock, addr: self.onion_proxy, privileged: false });
+                }
+                SessionAction::ToUpstream { id, data } => {
+                    if let Some(&sock) = c.upstreams.get(&id) {
+                        self.actions.push_back(Action::Send { sock, data });
+                    }
+                }
+                SessionAction::ShutdownUpstreamWrite { id } => {
+                    if let Some(&sock) = c.upstreams.get(&id) {
+                        self.actions.push_back(Action::ShutdownWrite { sock });
+                    }
+                }
+                SessionAction::CloseUpstream { id } => {
+                    if let Some(sock) = c.upstreams.remove(&id) {
+                        self.roles.remove(&sock);
+                        self.paused.remove(&sock);
+                        self.actions.push_back(Action::Close { sock });
+                    }
+                }
+                SessionAction::ShutdownClientWrite => self.actions.push_back(Action::ShutdownWrite { sock: client }),
+                SessionAction::CloseClient => self.actions.push_back(Action::Close { sock: client }),
+            }
+        }
+        if c.session.is_finished() {
+            for (_, sock) in c.upstreams.drain() {
+                self.roles.remove(&sock);
+                self.actions.push_back(Action::Close { sock });
+            }
+            self.clients.remove(&client);
+            self.roles.remove(&client);
+            self.paused.remove(&client);
+            return;
+        }
+        let mut wants = vec![(client, c.session.wants_client_data())];
+        for (&id, &sock) in &c.upstreams {
+            let open = matches!(self.roles.get(&sock), Some(Role::Upstream { state: Upstream::Open, .. }));
+            if open {
+                wants.push((sock, c.session.wants_upstream_data(id)));
+            }
+        }
+        for (sock, want) in wants {
+            if want && self.paused.remove(&sock) {
+                self.actions.push_back(Action::ResumeRead { sock });
+            } else if !want && self.paused.insert(sock) {
+                self.actions.push_back(Action::PauseRead { sock });
+            }
+        }
+    }
+
+    /// Route an event on `sock` to its session, then pump that session.
+    fn upstream_event(&mut self, sock: SockId, f: impl FnOnce(&mut S, UpstreamId, &mut Upstream)) {
+        let Some(Role::Upstream { client, id, state }) = self.roles.get_mut(&sock) else { return };
+        let (client, id) = (*client, *id);
+        if let Some(c) = self.clients.get_mut(&client) {
+            f(&mut c.session, id, state);
+        }
+        self.pump(client);
+    }
+}
+
+impl<S: Session, F: FnMut() -> S> Core for ProxyCore<S, F> {
+    fn accepted(&mut self, _now: Now, _l: ListenerIdx, peer: SocketAddr) -> Option<SockId> {
+        let sock = self.ids.fresh();
+        debug!("{}: client {peer}", self.name);
+        self.clients.insert(sock, Client { session: (self.make)(), upstreams: HashMap::new() });
+        self.roles.insert(sock, Role::Client);
+        self.pump(sock);
+        Some(sock)
+    }
+
+    fn connected(&mut self, _now: Now, sock: SockId, result: io::Result<()>) {
+        let mut send = None;
+        self.upstream_event(sock, |s, id, state| match (result, std::mem::replace(state, Upstream::AwaitingStatus)) {
+            (Ok(()), Upstream::Connecting(structure)) => send = Some(structure),
+            (Err(e), _) => {
+                info!("cannot reach the onion proxy: {e}");
+                s.upstream_status(id, Status::RouteFailed);
+            }
+            (Ok(()), other) => *state = other,
+        });
+        if let Some(data) = send {
+            self.actions.push_back(Action::Send { sock, data });
+        }
+    }
+
+    fn received(&mut self, _now: Now, sock: SockId, data: &[u8]) {
+        if matches!(self.roles.get(&sock), Some(Role::Client)) {
+            if let Some(c) = self.clients.get_mut(&sock) {
+                c.session.client_data(data);
+            }
+            return self.pump(sock);
+        }
+        self.upstream_event(sock, |s, id, state| {
+            let rest = match state {
+                Upstream::AwaitingStatus => {
+                    let status = data.first().and_then(|b| Status::from_byte(*b)).unwrap_or(Status::RouteFailed);
+                    s.upstream_status(id, status);
+                    *state = Upstream::Open;
+                    &data[1.min(data.len())..]
+                }
+                Upstream::Open => data,
+                Upstream::Connecting(_) => &[],
+            };
+            if !rest.is_empty() {
+                s.upstream_data(id, rest);
+            }
+        });
+    }
+
+    fn eof(&mut self, _now: Now, sock: SockId) {
+        if matches!(self.roles.get(&sock), Some(Role::Client)) {
+            if let Some(c) = self.clients.get_mut(&sock) {
+                c.session.client_eof();
+            }
+            return self.pump(sock);
+        }
+        self.upstream_event(sock, |s, id, state| match state {
+            Upstream::Open => s.upstream_eof(id),
+            _ => s.upstream_status(id, Status::RouteFailed),
+        });
+    }
+
+    fn failed(&mut self, _now: Now, sock: SockId, _error: io::Error) {
+        if matches!(self.roles.get(&sock), Some(Role::Client)) {
+            if let Some(c) = self.clients.get_mut(&sock) {
+                c.session.client_closed();
+            }
+            return self.pump(sock);
+        }
+        self.upstream_event(sock, |s, id, state| match state {
+            Upstream::Open => s.upstream_closed(id),
+            _ => s.upstream_status(id, Status::RouteFailed),
+        });
+    }
+
+    fn write_buffered(&mut self, _now: Now, _sock: SockId, _bytes: usize) {}
+
+    fn resolved(&mut self, _now: Now, _r: u64, _result: io::Result<Vec<SocketAddr>>) {}
+
+    fn tick(&mut self, _now: Now) {}
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    fn shutdown(&mut self, _now: Now) {
+        let socks: Vec<SockId> = self.roles.keys().copied().collect();
+        for sock in socks {
+            self.actions.push_back(Action::Close { sock });
+        }
+        self.roles.clear();
+        self.clients.clear();
+    }
+}
