@@ -158,7 +158,7 @@ mod tests {
         let e = Err::<(), _>(std::io::Error::other("disk")).config().unwrap_err();
         assert_eq!(exit_status(&e), EXIT_CONFIG);
         assert_eq!(format!("{e:#}"), "disk");
-        assert_eq!(exit_status(&not_built("router")), EXIT_FAILURE);
+        assert_eq!(exit_status(&anyhow::anyhow!("connection refused")), EXIT_FAILURE);
     }
 
     #[derive(Debug, thiserror::Error)]
