@@ -35,6 +35,16 @@ ensure_packages() {
     as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# ensure_optional_packages COMMAND:PACKAGE ... — like ensure_packages, but a package that cannot
+# be installed here is a loud warning, not a failure (tests that need it then say they skipped).
+ensure_optional_packages() {
+    local pair
+    for pair in "$@"; do
+        ensure_packages "$pair" ||
+            echo "WARNING: could not install ${pair#*:}; the tests that need ${pair%%:*} will say SKIPPED" >&2
+    done
+}
+
 # ensure_rust — cargo, rustfmt and clippy on PATH: ~/.cargo/env if present, else rustup (stable).
 ensure_rust() {
     ensure_packages cc:build-essential

@@ -13,8 +13,13 @@ TEST_TOOLS=(
     curl:curl       # tests/proc_proxies.rs: the HTTP client
     swaks:swaks     # tests/proc_proxies.rs: the SMTP client
     aiosmtpd:python3-aiosmtpd # tests/proc_proxies.rs: the SMTP server (Debian's python3)
+    rlogin:rsh-redone-client  # tests/proc_proxies.rs: the rlogin client (as root)
+    in.rlogind:rsh-redone-server # tests/proc_proxies.rs: the rlogin daemon (as root)
+    script:bsdutils           # gives the rlogin client a terminal
 )
 ensure_packages "${TEST_TOOLS[@]}"
+# Big, and not shipped everywhere: the test that needs it skips loudly without it.
+ensure_optional_packages chromium:chromium # tests/proc_proxies.rs: a real browser
 ensure_rust
 
 step() {

@@ -10,22 +10,6 @@ use std::time::{Duration, Instant};
 
 use procs::*;
 
-fn full_mesh(n: usize) -> Vec<(usize, usize)> {
-    (0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b))).collect()
-}
-
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = 0x2545_f491 ^ seed;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
 /// An echo server on its own port that records when its client's stream ended.
 fn timed_echo(ended: Arc<Mutex<Option<Instant>>>) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -10,10 +10,6 @@ use std::time::{Duration, Instant};
 
 use procs::*;
 
-fn full_mesh(n: usize) -> Vec<(usize, usize)> {
-    (0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b))).collect()
-}
-
 fn data(len: usize, seed: u8) -> Vec<u8> {
     let mut x: u32 = 0x9e37_79b9 ^ u32::from(seed);
     (0..len)

@@ -6,18 +6,14 @@ mod procs;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use procs::*;
 
-fn full_mesh(n: usize) -> Vec<(usize, usize)> {
-    (0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b))).collect()
-}
-
 fn need(cmd: &str) {
-    let ok = Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).stdout(Stdio::null()).status();
-    assert!(ok.map(|s| s.success()).unwrap_or(false), "{cmd} is missing: run scripts/test.sh, which installs it");
+    assert!(has(cmd), "{cmd} is missing: run scripts/test.sh, which installs it");
 }
 
 struct Killer(Vec<Child>);
@@ -37,6 +33,11 @@ fn wait_port(port: u16) {
 /// Routers, an onion proxy, and the proxy subcommand `name` with `args`; returns its port.
 fn stack(bed: &mut Bed, name: &str, args: &[&str]) -> u16 {
     let op = bed.start_onion_proxy("op", &["--hops", "3"]);
+    app_proxy(bed, op, name, args)
+}
+
+/// The proxy subcommand `name` with `args` in front of the onion proxy on port `op`.
+fn app_proxy(bed: &mut Bed, op: u16, name: &str, args: &[&str]) -> u16 {
     let port = free_port();
     let mut a: Vec<String> = vec![
         name.into(),
@@ -124,6 +125,74 @@ fn curl_through_the_http_proxy_is_filtered_both_ways() {
     assert!(text.starts_with("HTTP/1.1 502"), "refused destination: {text}");
 }
 
+/// Headless Chromium loads a page and its image through `ork http-proxy` (loopback is proxied
+/// too: `<-loopback>`); the server sees both requests with the filter's generic User-Agent, and the screenshot,
+/// kept as an artifact, shows the image (red) rather than the empty page (white).
+#[test]
+fn chromium_loads_a_page_with_an_image_through_the_proxy() {
+    let Some(browser) = ["chromium", "chromium-browser"].into_iter().find(|b| has(b)) else {
+        eprintln!("SKIPPED (LOUDLY): chromium is not installed (scripts/test.sh installs it where Debian ships it)");
+        return;
+    };
+    let mut bed = Bed::new(5, full_mesh(5));
+    bed.start_routers(&[]);
+    let web = free_port();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/page_server.py");
+    let mut server = Killer(vec![Command::new("python3")
+        .arg(fixture)
+        .arg(web.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3")]);
+    let mut requests = std::io::BufReader::new(server.0[0].stdout.take().expect("server stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut requests, &mut line).expect("server starts");
+    assert_eq!(line.trim(), "listening");
+    let hp = stack(&mut bed, "http-proxy", &[]);
+
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifact dir");
+    let shot = artifacts.join("chromium-through-http-proxy.png");
+    let _ = std::fs::remove_file(&shot);
+    let profile = tempfile::tempdir().expect("profile dir");
+    let out = Command::new("timeout")
+        .arg("90")
+        .arg(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--window-size=400,300"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--proxy-server=http://127.0.0.1:{hp}"))
+        .arg("--proxy-bypass-list=<-loopback>")
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("http://127.0.0.1:{web}/"))
+        .output()
+        .expect("run chromium");
+    let _ = server.0[0].kill();
+    let mut log = String::new();
+    let _ = requests.read_to_string(&mut log);
+    if !shot.exists() {
+        bed.dump_logs();
+    }
+    assert!(shot.exists(), "no screenshot; chromium said: {}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("screenshot saved as {}", shot.display());
+    let generic = "ua=Mozilla/5.0 (compatible)"; // the filter's generic agent (src/proxy/http/filter.rs)
+    for path in ["/", "/red.png"] {
+        assert!(log.lines().any(|l| l == format!("GET {path} {generic}")), "{path} via the filtering proxy: {log}");
+    }
+    assert!(log.lines().all(|l| l.ends_with(generic)), "a request bypassed the proxy or its filter: {log}");
+    let decoder = png::Decoder::new(std::fs::File::open(&shot).expect("open screenshot"));
+    let mut reader = decoder.read_info().expect("screenshot is a PNG");
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).expect("decode screenshot");
+    let step = info.color_type.samples();
+    let center = ((info.height as usize / 2) * info.width as usize + info.width as usize / 2) * step;
+    assert_eq!(&pixels[center..center + 3], &[255, 0, 0], "the image (red) fills the page in the screenshot");
+}
+
+fn has(cmd: &str) -> bool {
+    let ok = Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).stdout(Stdio::null()).status();
+    ok.map(|s| s.success()).unwrap_or(false)
+}
+
 #[test]
 fn mail_through_the_smtp_proxy_arrives_anonymous() {
     need("swaks");
@@ -134,34 +203,20 @@ fn mail_through_the_smtp_proxy_arrives_anonymous() {
     bed.start_routers(&[]);
     let mx = free_port();
     let maildir = bed.path("mail");
-    let _server = Killer(vec![Command::new("/usr/bin/python3")
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{mx}"), "-c", "aiosmtpd.handlers.Mailbox"])
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/smtp_sink.py");
+    let mut server = Killer(vec![Command::new("/usr/bin/python3")
+        .arg(fixture)
+        .arg(mx.to_string())
         .arg(&maildir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
-        .expect("aiosmtpd")]);
-    wait_port(mx);
+        .expect("aiosmtpd sink")]);
+    let mut ready = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.0[0].stdout.take().expect("stdout")), &mut ready)
+        .expect("sink starts");
+    assert_eq!(ready.trim(), "listening");
     let sp = stack(&mut bed, "smtp-proxy", &["--smtp-port", &mx.to_string(), "--hostname", "proxy.test"]);
-    let out = Command::new("swaks")
-        .args([
-            "--server",
-            &format!("127.0.0.1:{sp}"),
-            "--from",
-            "alice@home.example",
-            "--to",
-            "bob%127.0.0.1@proxy.test",
-        ])
-        .args([
-            "--header",
-            "Subject: secret plans",
-            "--header",
-            "X-Mailer: AliceMail",
-            "--body",
-            "meet at noon\n.dot line\n",
-        ])
-        .output()
-        .expect("swaks");
+    let out = swaks(sp, "bob%127.0.0.1@proxy.test");
     let log = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "swaks: {log}");
     // Two messages in one session, from Python's smtplib.
@@ -175,19 +230,51 @@ fn mail_through_the_smtp_proxy_arrives_anonymous() {
     wait_for("three messages stored", Duration::from_secs(10), || {
         std::fs::read_dir(maildir.join("new")).map(|d| d.count()).unwrap_or(0) == 3
     });
-    let mut all = String::new();
-    for e in std::fs::read_dir(maildir.join("new")).expect("maildir") {
-        all += &std::fs::read_to_string(e.expect("entry").path()).expect("message");
-        all += "\n=====\n";
-    }
+    let all = read_maildir(&maildir).join("\n=====\n");
     assert!(all.contains("meet at noon") && all.contains("\n.dot line"), "body intact (dot-stuffing undone): {all}");
     assert!(all.contains("first body") && all.contains("second body"), "{all}");
-    assert!(all.contains("anonymous@proxy.test"), "anonymous sender: {all}");
+    assert_eq!(all.matches("X-Envelope-From: anonymous@proxy.test").count(), 3, "anonymous sender: {all}");
     for leak in ["alice", "AliceMail", "secret plans", "alicebox"] {
         assert!(!all.contains(leak), "{leak} reached the server: {all}");
     }
     // An IP address becomes an RFC 5321 address literal.
     assert!(all.contains("bob@[127.0.0.1]") && all.contains("carol@[127.0.0.1]"), "recipients rewritten: {all}");
+
+    // The server's refusal of a recipient reaches swaks.
+    let out = swaks(sp, "nobody%127.0.0.1@proxy.test");
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && log.contains("<** 550 5.1.1 no such user here"), "refusal relayed: {log}");
+
+    // Without the filter the sender and every header pass.
+    bed.kill("op");
+    let sp2 =
+        stack(&mut bed, "smtp-proxy", &["--smtp-port", &mx.to_string(), "--hostname", "proxy.test", "--no-filter"]);
+    let out = swaks(sp2, "erin%127.0.0.1@proxy.test");
+    assert!(out.status.success(), "swaks: {}", String::from_utf8_lossy(&out.stdout));
+    let erin = read_maildir(&maildir).into_iter().find(|m| m.contains("erin@[127.0.0.1]")).expect("erin's message");
+    for kept in ["X-Envelope-From: alice@home.example", "X-Mailer: AliceMail", "Subject: secret plans"] {
+        assert!(erin.contains(kept), "{kept} missing without the filter: {erin}");
+    }
+}
+
+fn swaks(port: u16, to: &str) -> std::process::Output {
+    Command::new("swaks")
+        .args(["--server", &format!("127.0.0.1:{port}"), "--from", "alice@home.example", "--to", to])
+        .args([
+            "--header",
+            "Subject: secret plans",
+            "--header",
+            "X-Mailer: AliceMail",
+            "--body",
+            "meet at noon\n.dot line\n",
+        ])
+        .output()
+        .expect("swaks")
+}
+
+fn read_maildir(dir: &Path) -> Vec<String> {
+    let entries = std::fs::read_dir(dir.join("new")).expect("maildir");
+    entries.map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("message")).collect()
 }
 
 #[test]
@@ -215,6 +302,145 @@ fn rlogin_request_is_rewritten_before_it_leaves() {
     let mut b = vec![0u8; answer.len()];
     client.read_exact(&mut b).expect("server's answer");
     assert_eq!(&b, answer);
+}
+
+/// Debian's `rlogin` client and `in.rlogind` (rsh-redone), the daemon behind a one-service inetd
+/// on loopback: the daemon trusts only `.rhosts` entry `localhost TEST_USER`, so a login without a
+/// password proves it saw the massaged request (client user = server user = TEST_USER), while the
+/// client runs as root; a command's output comes back through the anonymous connection.
+#[test]
+fn real_rlogin_through_the_proxy_logs_in_by_rhosts() {
+    const TEST_USER: &str = "orkrlogin";
+    if !nix_is_root() {
+        eprintln!("SKIPPED (LOUDLY): real rlogin/in.rlogind test needs root (privileged ports, a test user); the byte-level rlogin test still ran");
+        return;
+    }
+    need("rlogin");
+    need("script");
+    assert!(
+        Path::new("/usr/sbin/in.rlogind").exists(),
+        "/usr/sbin/in.rlogind missing: run scripts/test.sh (rsh-redone-server)"
+    );
+    let home = rlogin_test_user(TEST_USER);
+    assert!(home.join(".rhosts").exists());
+
+    let mut bed = Bed::new(3, full_mesh(3));
+    bed.start_routers(&[]);
+    let dport = free_port();
+    let mut inetd = Killer(vec![Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mini_inetd.py"))
+        .arg(dport.to_string())
+        .arg("/usr/sbin/in.rlogind")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("mini inetd")]);
+    let mut inetd_out = std::io::BufReader::new(inetd.0[0].stdout.take().expect("inetd stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut inetd_out, &mut line).expect("inetd starts");
+    assert_eq!(line.trim(), "listening");
+    let rp = stack(&mut bed, "rlogin-proxy", &["--rlogin-port", &dport.to_string()]);
+
+    // The commands go in after the shell is up; `script` gives the client the tty it needs.
+    let session = format!(
+        "(sleep 3; printf 'echo ORK_$((6*7)); whoami\\n'; sleep 2; printf 'exit\\n'; sleep 1) \\
+         | timeout 20 script -qfec 'rlogin -l {TEST_USER}@127.0.0.1 -p {rp} 127.0.0.1' /dev/null"
+    );
+    let out = Command::new("sh").arg("-c").arg(&session).output().expect("run rlogin");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let _ = inetd.0[0].kill();
+    let mut log = String::new();
+    let _ = inetd_out.read_to_string(&mut log);
+    if !text.contains("ORK_42") {
+        bed.dump_logs();
+    }
+    assert!(!text.contains("Password:"), "rlogind asked for a password: it did not see the massaged request\n{text}");
+    assert!(text.contains("ORK_42"), "the command's output came back:\n{text}");
+    assert!(text.lines().any(|l| l.trim() == TEST_USER), "logged in as {TEST_USER}:\n{text}");
+    // The daemon's peer was the exit funnel on a privileged port (rlogind refuses others).
+    let peer_port: Vec<u16> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("connection from 127.0.0.1:"))
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert_eq!(peer_port.len(), 1, "one connection reached rlogind: {log}");
+    assert!((512..=1023).contains(&peer_port[0]), "privileged source port: {log}");
+}
+
+/// Create `user` (no password, home under /home) if it does not exist and let it trust itself
+/// from localhost in `.rhosts`; returns the home directory.
+fn rlogin_test_user(user: &str) -> PathBuf {
+    let exists = Command::new("id").arg(user).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if !exists.map(|s| s.success()).unwrap_or(false) {
+        let ok = Command::new("useradd").args(["-m", "-s", "/bin/sh", user]).status().expect("useradd");
+        assert!(ok.success(), "useradd {user}");
+    }
+    let home = PathBuf::from(format!("/home/{user}"));
+    let rhosts = home.join(".rhosts");
+    std::fs::write(&rhosts, format!("localhost {user}\n127.0.0.1 {user}\n")).expect("write .rhosts");
+    let ok = Command::new("chown").arg(format!("{user}:")).arg(&rhosts).status().expect("chown");
+    assert!(ok.success());
+    std::fs::set_permissions(&rhosts, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    home
+}
+
+/// Garbage and half-open clients on all three proxies at once: each hostile connection is
+/// answered or closed, the proxies stay up, and real requests through each still succeed while
+/// the half-open sockets are held.
+#[test]
+fn proxies_survive_garbage_and_half_open_clients() {
+    need("curl");
+    let mut bed = Bed::new(3, full_mesh(3));
+    bed.start_routers(&[]);
+    let web = free_port();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/header_echo.py");
+    let _server = Killer(vec![Command::new("python3").arg(fixture).arg(web.to_string()).spawn().expect("python3")]);
+    wait_port(web);
+    let rlogin_server = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let rport = rlogin_server.local_addr().expect("addr").port().to_string();
+    let op = bed.start_onion_proxy("op", &["--hops", "3"]);
+    let hp = app_proxy(&mut bed, op, "http-proxy", &[]);
+    let sp = app_proxy(&mut bed, op, "smtp-proxy", &["--hostname", "proxy.test"]);
+    let rp = app_proxy(&mut bed, op, "rlogin-proxy", &["--rlogin-port", &rport]);
+
+    let mut held = Vec::new();
+    for (port, partial) in [(hp, &b"GET http://127.0.0.1/ HTT"[..]), (sp, b"HELO x"), (rp, b"\0me\0bob@127.")] {
+        for _ in 0..20 {
+            let mut c = TcpStream::connect(("127.0.0.1", port)).expect("half-open client");
+            c.write_all(partial).expect("partial request");
+            held.push(c);
+        }
+        // Garbage: a proxy answers in its protocol or closes, and never hangs on it.
+        for seed in 0..5u32 {
+            let mut c = TcpStream::connect(("127.0.0.1", port)).expect("garbage client");
+            c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+            let mut junk = pattern(4096, seed);
+            junk[0] = 0xff; // not a valid start for any of the three protocols
+            let _ = c.write_all(&junk);
+            let mut answer = Vec::new();
+            let read = c.read_to_end(&mut answer);
+            assert!(read.is_ok(), "proxy on {port} closed a garbage client: {read:?}");
+        }
+    }
+    // Real clients still get through all three.
+    let (ok, text) = curl(&["-x", &format!("http://127.0.0.1:{hp}"), &format!("http://127.0.0.1:{web}/x")]);
+    assert!(ok && text.contains("BODY:"), "curl through the HTTP proxy: {text}");
+    let mut smtp = TcpStream::connect(("127.0.0.1", sp)).expect("smtp client");
+    smtp.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut greeting = [0u8; 4];
+    smtp.read_exact(&mut greeting).expect("greeting");
+    assert_eq!(&greeting, b"220 ");
+    let mut client = TcpStream::connect(("127.0.0.1", rp)).expect("rlogin client");
+    client.write_all(b"\0me\0bob@127.0.0.1\0vt100/9600\0").expect("request");
+    let (mut s, _) = rlogin_server.accept().expect("exit connected");
+    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let mut got = [0u8; 20];
+    s.read_exact(&mut got).expect("rewritten request");
+    assert_eq!(&got, b"\0bob\0bob\0vt100/9600\0");
+    for name in ["http-proxy", "smtp-proxy", "rlogin-proxy", "op"] {
+        let i = bed.proc_index(name);
+        assert!(bed.procs[i].child.try_wait().expect("wait").is_none(), "{name} is still running");
+    }
+    drop(held);
 }
 
 fn nix_is_root() -> bool {

@@ -260,3 +260,21 @@ pub fn sha256(data: &[u8]) -> String {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// Every pair of `n` routers linked.
+pub fn full_mesh(n: usize) -> Vec<(usize, usize)> {
+    (0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b))).collect()
+}
+
+/// `len` pseudo-random bytes (xorshift32) from `seed`: test data, not a key.
+pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = 0x2545_f491 ^ seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}

@@ -107,7 +107,14 @@ pub struct SmtpSession {
     rcpt: Option<Recipient>,
     upstream: Option<Upstream>,
     next_id: UpstreamId,
+    /// Refused commands so far; at [`ERROR_LIMIT`] the session ends.
+    errors: u32,
 }
+
+/// Refused commands (syntax, sequence, unknown, overlong) after which the proxy says 421 and
+/// closes, as mail servers do (Postfix: `smtpd_hard_error_limit`): a client sending garbage
+/// gets a clear answer and a close, not an endless stream of 500s.
+pub const ERROR_LIMIT: u32 = 10;
 
 impl SmtpSession {
     /// A session; its greeting is queued at once.
@@ -126,11 +133,22 @@ impl SmtpSession {
             rcpt: None,
             upstream: None,
             next_id: 0,
+            errors: 0,
         }
     }
 
     fn say(&mut self, code: u16, text: &str) {
         self.out.send_client(&reply(code, text));
+    }
+
+    /// Refuse a command with `answer`; the [`ERROR_LIMIT`]th refusal also ends the session.
+    fn refuse(&mut self, answer: &[u8]) {
+        self.out.send_client(answer);
+        self.errors += 1;
+        if self.errors >= ERROR_LIMIT {
+            self.say(421, &format!("4.7.0 {} too many errors, closing connection", self.config.hostname));
+            self.close();
+        }
     }
 
     /// The next complete command line, without its line ending.
@@ -140,7 +158,7 @@ impl SmtpSession {
                 if self.input.len() > LINE_LIMIT {
                     self.input.clear();
                     if !std::mem::replace(&mut self.skipping_line, true) {
-                        self.say(500, "5.5.2 line too long");
+                        self.refuse(&reply(500, "5.5.2 line too long"));
                     }
                 }
                 return None;
@@ -159,12 +177,12 @@ impl SmtpSession {
     fn handle_command(&mut self, line: &[u8]) {
         let command = match parse_command(line) {
             Ok(command) => command,
-            Err(e) => return self.out.send_client(&e.reply()),
+            Err(e) => return self.refuse(&e.reply()),
         };
         match (command, &self.phase) {
             (Command::Quit, _) => self.quit(),
             (Command::Noop, _) => self.say(250, "2.0.0 OK"),
-            (Command::NotImplemented, _) => self.say(502, "5.5.1 command not implemented"),
+            (Command::NotImplemented, _) => self.refuse(&reply(502, "5.5.1 command not implemented")),
             (Command::Rset, _) => self.rset(),
             (Command::Helo { extended, line }, Phase::Start | Phase::Ready) => {
                 self.helo = Some((extended, line));
@@ -179,7 +197,7 @@ impl SmtpSession {
             (Command::Rcpt(recipient), Phase::MailGiven) => self.start_replay(recipient),
             (Command::Rcpt(_), Phase::RcptOk) => self.say(452, "4.5.3 only one recipient per message"),
             (Command::Data, Phase::RcptOk) => self.send_data(),
-            _ => self.say(503, "5.5.1 bad sequence of commands"),
+            _ => self.refuse(&reply(503, "5.5.1 bad sequence of commands")),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::{SmtpConfig, SmtpSession};
+use super::{SmtpConfig, SmtpSession, ERROR_LIMIT};
 use crate::proxy::testutil::{event_strategy, run_events, Harness};
 use crate::proxy::UpstreamId;
 use crate::wire::standard::{Host, Protocol, Status};
@@ -239,6 +239,22 @@ fn bad_status_is_451_or_554_and_the_session_goes_on() {
         FakeServer::accept(&mut h);
         assert_eq!(h.take_client(), "250 2.1.5 Recipient ok\r\n");
     }
+}
+
+#[test]
+fn too_many_errors_end_the_session() {
+    let mut h = proxy(true, false);
+    for i in 1..ERROR_LIMIT {
+        h.client_sends(b"\xff garbage\r\n");
+        assert_eq!(h.take_client(), "501 5.5.4 syntax error: commands are printable ASCII\r\n", "refusal {i}");
+        assert!(!h.client_closed);
+    }
+    h.client_sends(b"BOGUS\r\nNOOP\r\n");
+    assert_eq!(
+        h.take_client(),
+        "500 5.5.2 command not recognized\r\n421 4.7.0 onion.example too many errors, closing connection\r\n"
+    );
+    assert!(h.client_closed, "closed after the limit; the NOOP behind it is not answered");
 }
 
 #[test]
