@@ -1,75 +1,47 @@
 #!/usr/bin/env bash
-# The main job: build ork, stand up a five-router testbed on 127.0.0.1 (full mesh, keys from
-# `ork keygen`), an onion proxy and a real HTTP server, fetch a page through a five-hop anonymous
-# connection with `ork connect`, show what the server saw and the route taken, then tear it all
-# down. Only loopback traffic. Usage: bash scripts/demo.sh [BASE-PORT]  (default 9001)
+# The main job: build ork, bring up the five-router testbed (scripts/testbed.sh, firewall
+# configuration, loopback only), fetch a page with curl through the HTTP proxy and send a mail
+# with swaks through the SMTP proxy, show what each server received (identifying headers
+# filtered out) and the route each anonymous connection took, then tear everything down.
+# Usage: bash scripts/demo.sh [--config firewall|remote-proxy|customer-isp]
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-. scripts/lib.sh
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/scripts/lib.sh"
 
-base=${1:-9001}
-ensure_packages python3:python3
+ensure_packages python3:python3 curl:curl swaks:swaks aiosmtpd:python3-aiosmtpd
 ensure_rust
 echo "==> cargo build --release"
-cargo build --release --quiet
-ork=$PWD/target/release/ork
+(cd "$root" && cargo build --release --quiet)
 
 dir=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+testbed() { bash "$root/scripts/testbed.sh" "$@" --dir "$dir"; }
+trap 'testbed down >/dev/null; rm -rf "$dir"' EXIT
+testbed up "$@"
+# shellcheck source=/dev/null
+. "$dir/testbed.env"
 
-cd "$dir"
-echo "==> five routers on 127.0.0.1:$base..$((base + 4)), keys and files in $dir"
-for i in 1 2 3 4 5; do "$ork" keygen --out "r$i" >/dev/null; done
-: >network.txt
-for i in 1 2 3 4 5; do
-    echo "router r$i 127.0.0.1:$((base + i - 1)) r$i.pub" >>network.txt
-    : >"r$i.peers"
-    for j in 1 2 3 4 5; do
-        [ "$i" = "$j" ] || echo "127.0.0.1:$((base + j - 1)) r$j.pub" >>"r$i.peers"
-        [ "$i" -lt "$j" ] && echo "link r$i r$j" >>network.txt
-    done
-done
-echo "accept 127.0.0.0/8:*" >exit-policy.txt
-for i in 1 2 3 4 5; do
-    RUST_LOG=info "$ork" router --listen "127.0.0.1:$((base + i - 1))" --key "r$i.key" --neighbors "r$i.peers" \
-        --exit-policy exit-policy.txt --state-dir "state-r$i" --status-file "r$i.status" 2>"r$i.log" &
-    pids+=($!)
-done
-http=$((base + 79))
-proxy=$((base + 49))
-mkdir www
-echo "<html><body>Hello from the other end of five onion routers.</body></html>" >www/index.html
-python3 -m http.server "$http" --bind 127.0.0.1 --directory www 2>http.log >/dev/null &
-pids+=($!)
-for _ in $(seq 100); do
-    up=0
-    for i in 1 2 3 4 5; do
-        n=$(grep -c "link up: router" "r$i.log" || true)
-        [ "$n" -ge 4 ] && up=$((up + 1))
-    done
-    [ "$up" -eq 5 ] && break
-    sleep 0.1
-done
-echo "==> links: every router linked to its four neighbours ($up of 5 ready)"
-RUST_LOG=info "$ork" onion-proxy --listen "127.0.0.1:$proxy" --network network.txt --entry r1 --hops 5 2>op.log &
-pids+=($!)
-for _ in $(seq 100); do grep -q "uplink to .* keyed" op.log && break; sleep 0.1; done
-
-echo "==> GET / from 127.0.0.1:$http through the onion proxy (ork connect)"
-printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' |
-    "$ork" connect --onion-proxy "127.0.0.1:$proxy" 127.0.0.1 "$http" | sed 's/^/    /'
 echo
-echo "==> the route it took (onion proxy log)"
-grep "connection to" op.log | sed 's/.*connection to/    connection to/'
-echo "==> what the HTTP server saw (its log): the request came from the exit router"
-sed 's/^/    /' http.log
+echo "==> curl -x http://$http_proxy http://$web/hello  (with a cookie, a referer and its own User-Agent)"
+echo "    the server answers with the request headers it received:"
+curl -s -S --max-time 20 -x "http://$http_proxy" -H "Cookie: session=alice-secret" \
+    -H "Referer: http://alice.example/private" -A "AliceBrowser/1.0" "http://$web/hello" | sed 's/^/    | /'
+
+echo
+echo "==> swaks --server $smtp_proxy --to 'bob%${smtp_sink%:*}@proxy.testbed'  (from alice@home.example)"
+swaks --server "$smtp_proxy" --from alice@home.example --to "bob%${smtp_sink%:*}@proxy.testbed" \
+    --header "Subject: lunch" --header "X-Mailer: AliceMail 2.0" \
+    --body "Meet me at noon. -- sent through five onion routers" >"$dir/swaks.log" 2>&1 ||
+    { cat "$dir/swaks.log"; exit 1; }
+grep -E '^<-  (250|354)' "$dir/swaks.log" | sed 's/^/    /'
+for _ in $(seq 50); do compgen -G "$dir/mail/new/*" >/dev/null && break; sleep 0.1; done
+echo "    the message as the SMTP server stored it:"
+sed 's/^/    | /' "$dir"/mail/new/*
+
+echo
+echo "==> the routes the anonymous connections took (onion proxy log)"
+grep "connection to" "$dir/logs/onion-proxy.log" | sed 's/.*connection to/    connection to/'
 sleep 1.2
-echo "==> status of r1 (ork status)"
-"$ork" status r1.status | sed 's/^/    /'
+echo "==> ork status $dir/r1.status  (what an operator sees; no connection maps)"
+"$root/target/release/ork" status "$dir/r1.status" | sed 's/^/    /'
+echo
 echo "==> tearing down"

@@ -16,6 +16,7 @@ TEST_TOOLS=(
     rlogin:rsh-redone-client  # tests/proc_proxies.rs: the rlogin client (as root)
     in.rlogind:rsh-redone-server # tests/proc_proxies.rs: the rlogin daemon (as root)
     script:bsdutils           # gives the rlogin client a terminal
+    ip:iproute2               # tests/testbed.rs: the network-namespace testbed (as root)
 )
 ensure_packages "${TEST_TOOLS[@]}"
 # Big, and not shipped everywhere: the test that needs it skips loudly without it.
@@ -43,4 +44,14 @@ if compgen -G "benches/*.rs" >/dev/null; then
     step cargo bench --no-run
 fi
 
+# Tests that could not run here in full said so in their (captured) output; say it again here.
+if [ "$(id -u)" -ne 0 ]; then
+    echo "NOTE: not root: the real rlogin/in.rlogind test and the network-namespace testbed SKIPPED"
+fi
+command -v chromium >/dev/null 2>&1 || echo "NOTE: no chromium: the browser test SKIPPED"
+if [ "$(id -u)" -eq 0 ] && ! (ip netns add ork-netem-probe && ip -n ork-netem-probe link add v0 type veth peer name v1 &&
+    ip netns exec ork-netem-probe tc qdisc add dev v0 root netem delay 1ms) 2>/dev/null; then
+    echo "NOTE: this kernel has no netem qdisc: the 20-router netns testbed ran without its 20 ms delay"
+fi
+ip netns del ork-netem-probe 2>/dev/null || true
 echo "==> all checks passed"

@@ -10,8 +10,16 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // Options from --config FILE go in first; flags on the command line override them.
+    let argv = match cli::config_file::expand(std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(err) => {
+            eprintln!("ork: error: {err}");
+            return ExitCode::from(cli::EXIT_CONFIG);
+        }
+    };
     // Clap itself exits with status 2 on a usage error and 0 for --help / --version.
-    let args = cli::Cli::parse();
+    let args = cli::Cli::parse_from(argv);
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

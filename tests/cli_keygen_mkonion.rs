@@ -256,3 +256,33 @@ fn exit_status_marks_usage_and_configuration_errors() {
     assert_eq!(out.status.code(), Some(2), "a missing key file is a configuration error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/k.key"), "names the file");
 }
+
+/// `--config FILE` (issue 6): a TOML file supplies options, the command line overrides it, and
+/// a bad entry is a configuration error (status 2) naming the file and line.
+#[test]
+fn config_file_supplies_options_and_flags_override() {
+    let dir = TempDir::new().expect("tempdir");
+    let d = dir.path();
+    let cfg = d.join("ork.toml");
+    let build = "[mkonion.build]\nhop = [\"127.0.0.1:9001=r1.pub\"]\nexpires = \"90s\"\n";
+    ork_ok(&["keygen", "--out", &d.join("r1").display().to_string()]);
+    std::fs::write(&cfg, build.replace("r1.pub", &d.join("r1.pub").display().to_string())).expect("write config");
+    let onion = d.join("o.bin").display().to_string();
+    let key = d.join("r1.key").display().to_string();
+    ork_ok(&["mkonion", "build", "--config", &cfg.display().to_string(), "-o", &onion]);
+    let shown: Value =
+        serde_json::from_str(&ork_ok(&["mkonion", "peel", "--key", &key, &onion, "--json"])).expect("json");
+    let left = shown["seconds_left"].as_i64().unwrap_or(shown["expires_in"].as_i64().unwrap_or(-1));
+    assert!((80..=90).contains(&left), "expires from the file (90 s): {shown}");
+    ork_ok(&["mkonion", "build", "--config", &cfg.display().to_string(), "--expires", "10s", "-o", &onion]);
+    let shown: Value =
+        serde_json::from_str(&ork_ok(&["mkonion", "peel", "--key", &key, &onion, "--json"])).expect("json");
+    let left = shown["seconds_left"].as_i64().unwrap_or(shown["expires_in"].as_i64().unwrap_or(-1));
+    assert!((1..=10).contains(&left), "the flag overrides the file: {shown}");
+
+    std::fs::write(&cfg, "[mkonion.build]\nhop = []\n\nexpire = \"90s\"\n").expect("write config");
+    let out = ork(&["mkonion", "build", "--config", &cfg.display().to_string(), "-o", &onion]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:4: unknown setting `expire`", cfg.display())), "{err}");
+}

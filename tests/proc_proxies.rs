@@ -63,7 +63,7 @@ fn curl_through_the_http_proxy_is_filtered_both_ways() {
     let mut bed = Bed::new(5, full_mesh(5));
     bed.start_routers(&[]);
     let web = free_port();
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/header_echo.py");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/servers/header_echo.py");
     let _server = Killer(vec![Command::new("python3").arg(fixture).arg(web.to_string()).spawn().expect("python3")]);
     wait_port(web);
     let hp = stack(&mut bed, "http-proxy", &[]);
@@ -203,7 +203,7 @@ fn mail_through_the_smtp_proxy_arrives_anonymous() {
     bed.start_routers(&[]);
     let mx = free_port();
     let maildir = bed.path("mail");
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/smtp_sink.py");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/servers/smtp_sink.py");
     let mut server = Killer(vec![Command::new("/usr/bin/python3")
         .arg(fixture)
         .arg(mx.to_string())
@@ -392,7 +392,7 @@ fn proxies_survive_garbage_and_half_open_clients() {
     let mut bed = Bed::new(3, full_mesh(3));
     bed.start_routers(&[]);
     let web = free_port();
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/header_echo.py");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/servers/header_echo.py");
     let _server = Killer(vec![Command::new("python3").arg(fixture).arg(web.to_string()).spawn().expect("python3")]);
     wait_port(web);
     let rlogin_server = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -2,6 +2,7 @@
 //! typed marker that turns an error into exit status 2 (usage or configuration, SPEC §14).
 
 mod args;
+pub mod config_file;
 pub mod connect;
 pub mod funnel;
 pub mod http_proxy;
@@ -32,11 +33,16 @@ Examples:
   ork mkonion build --hop 127.0.0.1:9001=r1.pub --hop 127.0.0.1:9002=r2.pub -o onion.bin
   ork mkonion peel --key r1.key onion.bin -o inner.bin
 
+Every subcommand reads its options from a TOML file too (--config FILE; keys are the long
+option names, flags on the command line win): see ork(1).
 Logging goes to stderr at level info; set RUST_LOG (e.g. RUST_LOG=debug) to change it.
 Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// TOML file of options (keys are long option names; command-line flags override it)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# A testbed of ork routers, an onion proxy, the three application proxies, an HTTP server and an
+# SMTP sink, in one of the paper's three configurations (§2), on loopback or in network
+# namespaces. Every process has a pid file and a log under DIR; `down` stops exactly those.
+#
+#   scripts/testbed.sh up     [--config firewall|remote-proxy|customer-isp] [--dir DIR]
+#                             [--netns [--routers N] [--links K] [--delay 20ms]]
+#   scripts/testbed.sh status [--dir DIR]     each process, and each router's live links
+#   scripts/testbed.sh logs   [--dir DIR] [NAME]
+#   scripts/testbed.sh down   [--dir DIR]
+#
+# Configurations (where the onion proxy and application proxies run, paper §2):
+#   firewall      on the entry router's host (127.0.0.1), the enclave's firewall;
+#   remote-proxy  on a separate proxy host (127.0.0.2) that users reach over the network;
+#   customer-isp  at the customer (127.0.0.4), reaching the ISP's router through `ork funnel`
+#                 (127.0.0.3).
+# Loopback mode: routers on 127.0.0.1:9001.. (five unless --routers), full mesh. Netns mode (root):
+# each router in its own namespace ork-rI at 10.77.0.I on a bridge in namespace ork-br, the
+# proxies and servers in ork-cl (10.77.0.250); each router linked to K random others (a
+# connected graph); --delay adds `tc netem` delay on every router's link when the kernel has it.
+# Only loopback and namespaces this script creates carry traffic.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/scripts/lib.sh"
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+config=firewall dir=${TMPDIR:-/tmp}/ork-testbed netns=0 routers=5 links=3 delay=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    --config) config=$2; shift 2 ;;
+    --dir) dir=$2; shift 2 ;;
+    --netns) netns=1; shift ;;
+    --routers) routers=$2; shift 2 ;;
+    --links) links=$2; shift 2 ;;
+    --delay) delay=$2; shift 2 ;;
+    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) [ "$cmd" = logs ] && [ -z "${only:-}" ] && { only=$1; shift; continue; }
+       echo "testbed: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+case $config in firewall | remote-proxy | customer-isp) ;; *)
+    echo "testbed: --config must be firewall, remote-proxy or customer-isp, not '$config'" >&2; exit 2 ;;
+esac
+ork=${ORK:-$root/target/release/ork}
+pids=$dir/pids logs=$dir/logs
+
+# --- processes -------------------------------------------------------------------------------
+
+# alive NAME: the pid in NAME's pid file still runs the arguments recorded beside it (after the
+# program's name, which wrappers such as pyenv shims may change), so a reused pid is not ours.
+alive() {
+    local f=$pids/$1.pid pid cmdline
+    [ -f "$f" ] || return 1
+    pid=$(head -n 1 "$f")
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+    [[ "$cmdline" == *" $(sed -n 2p "$f")" ]]
+}
+
+# start NAME NETNS CMD...: run CMD in the background (in namespace NETNS unless "-"), log to
+# logs/NAME.log, record its pid and command line. Says so and does nothing if NAME is running.
+start() {
+    local name=$1 ns=$2 pid want
+    shift 2
+    if alive "$name"; then
+        echo "    $name already running (pid $(head -n 1 "$pids/$name.pid"))"
+        return 0
+    fi
+    want=$(printf '%s ' "${@:2}")
+    if [ "$ns" != - ]; then set -- ip netns exec "$ns" "$@"; fi
+    RUST_LOG=${RUST_LOG:-info} "$@" >>"$logs/$name.log" 2>&1 </dev/null &
+    pid=$!
+    printf '%s\n%s\n' "$pid" "$want" >"$pids/$name.pid"
+    # `ip netns exec` (and a pyenv shim) exec the command: wait until the pid runs it.
+    for _ in $(seq 100); do alive "$name" && break; sleep 0.02; done
+    echo "    $name started (pid $pid)"
+}
+
+# wait_log NAME PATTERN [COUNT]: until NAME's log has COUNT lines matching PATTERN (20 s).
+wait_log() {
+    local n
+    for _ in $(seq 200); do
+        n=$(grep -c -- "$2" "$logs/$1.log" 2>/dev/null || true)
+        [ "${n:-0}" -ge "${3:-1}" ] && return 0
+        alive "$1" || { echo "testbed: $1 exited; its log:" >&2; tail -n 20 "$logs/$1.log" >&2; return 1; }
+        sleep 0.1
+    done
+    echo "testbed: timed out waiting for '$2' in $logs/$1.log" >&2
+    return 1
+}
+
+# --- network namespaces ----------------------------------------------------------------------
+
+ns_up() {
+    [ "$(id -u)" -eq 0 ] || { echo "testbed: --netns needs root" >&2; exit 1; }
+    ensure_packages ip:iproute2 tc:iproute2
+    : >"$dir/netns.list"
+    ip netns add ork-br && echo ork-br >>"$dir/netns.list"
+    ip -n ork-br link add br0 type bridge
+    ip -n ork-br link set br0 up
+    local i ns addr
+    for i in $(seq "$routers") cl; do
+        if [ "$i" = cl ]; then ns=ork-cl addr=10.77.0.250; else ns=ork-r$i addr=10.77.0.$i; fi
+        ip netns add "$ns" && echo "$ns" >>"$dir/netns.list"
+        ip -n ork-br link add "p-$i" type veth peer name eth0 netns "$ns"
+        ip -n ork-br link set "p-$i" master br0 up
+        ip -n "$ns" addr add "$addr/24" dev eth0
+        ip -n "$ns" link set eth0 up
+        ip -n "$ns" link set lo up
+        if [ -n "$delay" ] && [ "$i" != cl ]; then
+            if ! ip netns exec "$ns" tc qdisc add dev eth0 root netem delay "$delay" 2>/dev/null; then
+                echo "WARNING: this kernel has no netem qdisc (sch_netem): links run WITHOUT the $delay delay" >&2
+                delay=""
+            fi
+        fi
+    done
+}
+
+ns_down() {
+    [ -f "$dir/netns.list" ] || return 0
+    local ns
+    while read -r ns; do ip netns del "$ns" 2>/dev/null || true; done <"$dir/netns.list"
+    rm -f "$dir/netns.list"
+}
+
+# Where router I listens and runs.
+rhost() { if [ "$netns" = 1 ]; then echo "10.77.0.$1"; else echo 127.0.0.1; fi; }
+rport() { if [ "$netns" = 1 ]; then echo 9001; else echo $((9000 + $1)); fi; }
+ns_r() { if [ "$netns" = 1 ]; then echo "ork-r$1"; else echo -; fi; }
+
+# --- files -----------------------------------------------------------------------------------
+
+# Writes the env file that `status`, `down` and the demo read.
+plan() {
+    if [ "$netns" = 1 ]; then
+        h=10.77.0.250 fh=10.77.0.250 ns_c=ork-cl
+    else
+        ns_c=-
+        case $config in
+        firewall) h=127.0.0.1 ;;
+        remote-proxy) h=127.0.0.2 ;;
+        customer-isp) h=127.0.0.4 ;;
+        esac
+        fh=127.0.0.3
+    fi
+    servers=$([ "$netns" = 1 ] && echo 10.77.0.250 || echo 127.0.0.1)
+    cat >"$dir/testbed.env" <<EOF
+config=$config
+netns=$netns
+routers=$routers
+proxy_host=$h
+http_proxy=$h:8118
+smtp_proxy=$h:2525
+rlogin_proxy=$h:5513
+onion_proxy=$h:9050
+web=$servers:8080
+smtp_sink=$servers:2526
+ns_client=$ns_c
+EOF
+}
+
+# Random connected topology on N routers, each with >= K links (full mesh in loopback mode).
+topology() {
+    if [ "$netns" = 0 ]; then
+        local i j
+        for i in $(seq "$routers"); do for j in $(seq $((i + 1)) "$routers"); do echo "$i $j"; done; done
+        return
+    fi
+    python3 - "$routers" "$links" <<'EOF'
+import random, sys
+n, k = int(sys.argv[1]), int(sys.argv[2])
+rng = random.SystemRandom()
+edges, order = set(), list(range(1, n + 1))
+rng.shuffle(order)
+for i in range(1, n):  # a random spanning tree keeps the graph connected
+    a, b = order[i], rng.choice(order[:i])
+    edges.add((min(a, b), max(a, b)))
+deg = lambda r: sum(r in e for e in edges)
+for r in order:
+    while deg(r) < min(k, n - 1):
+        o = rng.choice([x for x in order if x != r and (min(r, x), max(r, x)) not in edges])
+        edges.add((min(r, o), max(r, o)))
+for a, b in sorted(edges):
+    print(a, b)
+EOF
+}
+
+write_files() {
+    local i a b
+    for i in $(seq "$routers"); do
+        [ -f "$dir/r$i.key" ] || "$ork" keygen --out "$dir/r$i" >/dev/null
+    done
+    [ -f "$dir/funnel.key" ] || "$ork" keygen --out "$dir/funnel" >/dev/null
+    topology >"$dir/links.txt"
+    : >"$dir/network.txt"
+    for i in $(seq "$routers"); do
+        echo "router r$i $(rhost "$i"):$(rport "$i") r$i.pub" >>"$dir/network.txt"
+        : >"$dir/r$i.peers"
+    done
+    while read -r a b; do
+        echo "link r$a r$b" >>"$dir/network.txt"
+        echo "$(rhost "$b"):$(rport "$b") $dir/r$b.pub" >>"$dir/r$a.peers"
+        echo "$(rhost "$a"):$(rport "$a") $dir/r$a.pub" >>"$dir/r$b.peers"
+    done <"$dir/links.txt"
+    printf 'accept 127.0.0.0/8:*\naccept 10.77.0.0/24:*\n' >"$dir/exit-policy.txt"
+}
+
+# --- commands --------------------------------------------------------------------------------
+
+up() {
+    mkdir -p "$pids" "$logs" "$dir/mail"
+    local fresh=1
+    if [ -f "$dir/testbed.env" ] && ls "$pids"/*.pid >/dev/null 2>&1; then
+        fresh=0
+        # shellcheck source=/dev/null
+        . "$dir/testbed.env"
+        echo "==> testbed in $dir is already set up ($config, netns=$netns); starting what is missing"
+    fi
+    [ -x "$ork" ] || { echo "testbed: $ork not built (cargo build --release)" >&2; exit 1; }
+    ensure_packages python3:python3 aiosmtpd:python3-aiosmtpd
+    plan
+    trap 'echo "testbed: up failed; stopping what it started" >&2; down' ERR
+    if [ "$netns" = 1 ] && [ ! -f "$dir/netns.list" ]; then ns_up; fi
+    [ "$fresh" = 0 ] || write_files
+    echo "==> $routers routers ($config configuration, $([ "$netns" = 1 ] && echo "network namespaces" || echo loopback)), files in $dir"
+    local i
+    for i in $(seq "$routers"); do
+        start "r$i" "$(ns_r "$i")" "$ork" router --listen "$(rhost "$i"):$(rport "$i")" --key "$dir/r$i.key" \
+            --neighbors "$dir/r$i.peers" --exit-policy "$dir/exit-policy.txt" --state-dir "$dir/state-r$i" \
+            --status-file "$dir/r$i.status"
+    done
+    for i in $(seq "$routers"); do wait_log "r$i" "link up: router" "$(grep -c . "$dir/r$i.peers")"; done
+    echo "==> every router has all its links up"
+    # shellcheck source=/dev/null
+    . "$dir/testbed.env"
+    local via=() allow=()
+    [ "$netns" = 1 ] && allow=(--allow-from 10.77.0.0/24)
+    if [ "$config" = customer-isp ]; then
+        start funnel "$ns_c" "$ork" funnel --listen "$fh:9060" --router "$(rhost 1):$(rport 1)" \
+            --router-key "$dir/r1.pub" --key "$dir/funnel.key"
+        wait_log funnel "uplink to"
+        via=(--via "$fh:9060=$dir/funnel.pub")
+    fi
+    start onion-proxy "$ns_c" "$ork" onion-proxy --listen "$onion_proxy" --network "$dir/network.txt" \
+        --entry r1 --hops "$([ "$routers" -ge 5 ] && echo 5 || echo "$routers")" "${via[@]}" "${allow[@]}"
+    wait_log onion-proxy "keyed"
+    start http-proxy "$ns_c" "$ork" http-proxy --listen "$http_proxy" --onion-proxy "$onion_proxy"
+    start smtp-proxy "$ns_c" "$ork" smtp-proxy --listen "$smtp_proxy" --onion-proxy "$onion_proxy" \
+        --hostname proxy.testbed --smtp-port "${smtp_sink##*:}"
+    start rlogin-proxy "$ns_c" "$ork" rlogin-proxy --listen "$rlogin_proxy" --onion-proxy "$onion_proxy"
+    start web "$ns_c" python3 "$root/scripts/servers/header_echo.py" "${web##*:}" "${web%:*}"
+    start smtp-sink "$ns_c" /usr/bin/python3 "$root/scripts/servers/smtp_sink.py" "${smtp_sink##*:}" \
+        "$dir/mail" "${smtp_sink%:*}"
+    wait_log web listening
+    wait_log smtp-sink listening
+    for i in http-proxy smtp-proxy rlogin-proxy; do wait_log "$i" "listening"; done
+    trap - ERR
+    echo "==> up: HTTP proxy $http_proxy, SMTP proxy $smtp_proxy, rlogin proxy $rlogin_proxy"
+    echo "    web server $web (echoes the headers it got), SMTP sink $smtp_sink (Maildir $dir/mail)"
+}
+
+status() {
+    [ -f "$dir/testbed.env" ] || { echo "no testbed in $dir"; return 1; }
+    # shellcheck source=/dev/null
+    . "$dir/testbed.env"
+    echo "testbed in $dir: $config configuration, $routers routers, netns=$netns"
+    local f name i bad=0
+    for f in "$pids"/*.pid; do
+        [ -f "$f" ] || continue
+        name=$(basename "$f" .pid)
+        if alive "$name"; then
+            printf '  %-13s running (pid %s)\n' "$name" "$(head -n 1 "$f")"
+        else
+            printf '  %-13s NOT RUNNING (see %s)\n' "$name" "$logs/$name.log"
+            bad=1
+        fi
+    done
+    for i in $(seq "$routers"); do
+        f=$dir/r$i.status
+        [ -f "$f" ] || { echo "  r$i: no status file yet (routers write it every second)"; continue; }
+        echo "  $(basename "$f" .status):"
+        "$ork" status "$f" 2>&1 | sed 's/^/    /' || true
+    done
+    return $bad
+}
+
+down() {
+    local f name pid
+    for f in "$pids"/*.pid; do
+        [ -f "$f" ] || continue
+        name=$(basename "$f" .pid)
+        if alive "$name"; then
+            pid=$(head -n 1 "$f")
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do alive "$name" || break; sleep 0.1; done
+            alive "$name" && kill -9 "$pid" 2>/dev/null
+            echo "    stopped $name (pid $pid)"
+        fi
+        rm -f "$f"
+    done
+    ns_down
+    rm -f "$dir/testbed.env"
+    echo "==> down (logs kept in $logs)"
+}
+
+logs() {
+    local f
+    for f in "$logs"/${only:-*}.log; do
+        [ -f "$f" ] || { echo "no logs in $logs"; return 1; }
+        echo "===== $(basename "$f" .log) ====="
+        tail -n "${LINES_PER_LOG:-20}" "$f"
+    done
+}
+
+case $cmd in
+up) up ;;
+down) down ;;
+status) status ;;
+logs) logs ;;
+*) echo "usage: scripts/testbed.sh up|down|status|logs [--config firewall|remote-proxy|customer-isp] [--dir DIR] [--netns ...] (--help)" >&2; exit 2 ;;
+esac
