@@ -64,7 +64,12 @@ fn curl_through_the_http_proxy_is_filtered_both_ways() {
     bed.start_routers(&[]);
     let web = free_port();
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/servers/header_echo.py");
-    let _server = Killer(vec![Command::new("python3").arg(fixture).arg(web.to_string()).spawn().expect("python3")]);
+    let _server = Killer(vec![Command::new("python3")
+        .arg(fixture)
+        .arg(web.to_string())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("python3")]);
     wait_port(web);
     let hp = stack(&mut bed, "http-proxy", &[]);
     let proxy = format!("http://127.0.0.1:{hp}");
@@ -393,7 +398,12 @@ fn proxies_survive_garbage_and_half_open_clients() {
     bed.start_routers(&[]);
     let web = free_port();
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/servers/header_echo.py");
-    let _server = Killer(vec![Command::new("python3").arg(fixture).arg(web.to_string()).spawn().expect("python3")]);
+    let _server = Killer(vec![Command::new("python3")
+        .arg(fixture)
+        .arg(web.to_string())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("python3")]);
     wait_port(web);
     let rlogin_server = TcpListener::bind("127.0.0.1:0").expect("bind");
     let rport = rlogin_server.local_addr().expect("addr").port().to_string();
