@@ -17,6 +17,7 @@ TEST_TOOLS=(
     in.rlogind:rsh-redone-server # tests/proc_proxies.rs: the rlogin daemon (as root)
     script:bsdutils           # gives the rlogin client a terminal
     ip:iproute2               # tests/testbed.rs: the network-namespace testbed (as root)
+    tshark:tshark             # tests/proc_capture.rs: packet captures of the links (as root)
 )
 ensure_packages "${TEST_TOOLS[@]}"
 # Big, and not shipped everywhere: the test that needs it skips loudly without it.
@@ -46,7 +47,7 @@ fi
 
 # Tests that could not run here in full said so in their (captured) output; say it again here.
 if [ "$(id -u)" -ne 0 ]; then
-    echo "NOTE: not root: the real rlogin/in.rlogind test and the network-namespace testbed SKIPPED"
+    echo "NOTE: not root: the real rlogin/in.rlogind test, the packet-capture checks and the network-namespace testbed SKIPPED"
 fi
 command -v chromium >/dev/null 2>&1 || echo "NOTE: no chromium: the browser test SKIPPED"
 if [ "$(id -u)" -eq 0 ] && ! (ip netns add ork-netem-probe && ip -n ork-netem-probe link add v0 type veth peer name v1 &&

@@ -95,6 +95,12 @@ pub enum Action {
         host: String,
         port: u16,
     },
+    /// A line for the test-only link key log (a router's `--link-key-log`): link keys and
+    /// connection maps, for checkers that decrypt packet captures. Drivers without a key log
+    /// drop it.
+    KeyLog {
+        line: String,
+    },
 }
 
 /// A listening socket's index, in the order the driver was given them.

@@ -329,7 +329,7 @@ impl SimNet {
                     self.queue.push_back((peer, Event::Reset));
                 }
             }
-            Action::PauseRead { .. } | Action::ResumeRead { .. } => {}
+            Action::PauseRead { .. } | Action::ResumeRead { .. } | Action::KeyLog { .. } => {}
             Action::Resolve { request, host, port } => {
                 let r = if host == "localhost" {
                     Ok(vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)])

@@ -1,6 +1,7 @@
 //! `ork router`: an onion router with its entry and exit funnels (SPEC §3, §5, §6, §9).
 
 use std::net::Ipv4Addr;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -63,6 +64,10 @@ pub struct Args {
     /// second; read it with `ork status FILE`.
     #[arg(long, value_name = "PATH")]
     pub status_file: Option<PathBuf>,
+    /// TESTS ONLY: append every link's keys and this router's connection map to this file, so
+    /// a capture checker can decrypt and follow its traffic. Defeats the router's purpose.
+    #[arg(long, value_name = "FILE")]
+    pub link_key_log: Option<PathBuf>,
 }
 
 /// The identity sent to neighbours: --address, else the listen host, else 127.0.0.1.
@@ -113,11 +118,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         exit_policy,
         timeouts: Timeouts::default(),
         destroy_jitter: args.destroy_jitter,
+        key_log: args.link_key_log.is_some(),
+    };
+    let key_log = match &args.link_key_log {
+        None => None,
+        Some(path) => {
+            log::warn!(
+                "WARNING: --link-key-log {}: this router's link keys and connection map are written \
+                 there; whoever reads it can decrypt and link all its traffic. For tests only.",
+                path.display()
+            );
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("{}: cannot open the link key log", path.display()))
+                .config()?;
+            Some(f)
+        }
     };
     let bind = args.listen.bind_addr();
     let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     log::info!("listening on {bind} as {identity}");
-    let reactor_cfg = ReactorConfig { status_file: args.status_file.clone(), ..ReactorConfig::default() };
+    let reactor_cfg = ReactorConfig { status_file: args.status_file.clone(), key_log, ..ReactorConfig::default() };
     Reactor::new(Router::new(cfg, replay), vec![listener], reactor_cfg)?.run()?;
     Ok(())
 }

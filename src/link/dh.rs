@@ -138,7 +138,7 @@ impl std::fmt::Debug for SharedSecret {
 }
 
 /// The two DES link keys, one per direction (parity bits ignored).
-#[derive(Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct LinkKeys {
     /// `K_DL`: crypts message 3 and the dialler's cells.
     pub dialler_to_listener: [u8; LINK_KEY_LEN],

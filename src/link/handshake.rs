@@ -130,6 +130,38 @@ pub struct Established {
     pub peer: PeerIdentity,
     /// Engines positioned just after the handshake's signatures.
     pub codec: LinkCodec,
+    /// The link's keys, kept only for a router's test-only `--link-key-log`.
+    pub secrets: LinkSecrets,
+}
+
+/// What a capture checker needs to decrypt one link: its two DES keys and a tag that finds the
+/// link's TCP stream (the first bytes of the dialler's public DH value, sent in clear in
+/// message 1). Never logged except through the explicit, test-only `--link-key-log`.
+#[derive(Debug, Clone)]
+pub struct LinkSecrets {
+    pub tag: [u8; LINK_TAG_LEN],
+    pub keys: super::dh::LinkKeys,
+}
+
+/// Bytes of the dialler's public value that tag a link in a key log.
+pub const LINK_TAG_LEN: usize = 8;
+
+impl LinkSecrets {
+    fn new(dialler_public: &[u8; DH_LEN], keys: &super::dh::LinkKeys) -> LinkSecrets {
+        let mut tag = [0u8; LINK_TAG_LEN];
+        tag.copy_from_slice(&dialler_public[..LINK_TAG_LEN]);
+        LinkSecrets { tag, keys: keys.clone() }
+    }
+
+    /// The key-log line: `link TAG DIALLER-TO-LISTENER-KEY LISTENER-TO-DIALLER-KEY` in hex.
+    pub fn key_log_line(&self) -> String {
+        format!(
+            "link {} {} {}",
+            hex::encode(self.tag),
+            hex::encode(self.keys.dialler_to_listener),
+            hex::encode(self.keys.listener_to_dialler)
+        )
+    }
 }
 
 /// Fixed-size accumulator for one handshake message arriving in fragments.

@@ -89,6 +89,14 @@ impl<C: Core> Reactor<C> {
                     let _ = waker.wake();
                 });
             }
+            Action::KeyLog { line } => {
+                if let Some(f) = &mut self.config.key_log {
+                    // One write per line, so that routers sharing a file never interleave.
+                    if let Err(e) = f.write_all(format!("{line}\n").as_bytes()) {
+                        log::warn!("cannot write the link key log: {e}");
+                    }
+                }
+            }
         }
     }
 

@@ -27,17 +27,19 @@ const READ_BUDGET: usize = 256 * 1024;
 pub(super) const READ_CHUNK: usize = 64 * 1024;
 
 /// Settings of the loop.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ReactorConfig {
     /// How long a clean shutdown may spend flushing.
     pub shutdown_grace: Duration,
     /// Where to write the core's status snapshot, once a second.
     pub status_file: Option<std::path::PathBuf>,
+    /// Where [`crate::event::Action::KeyLog`] lines go (test only); dropped when `None`.
+    pub key_log: Option<std::fs::File>,
 }
 
 impl Default for ReactorConfig {
     fn default() -> Self {
-        ReactorConfig { shutdown_grace: Duration::from_secs(2), status_file: None }
+        ReactorConfig { shutdown_grace: Duration::from_secs(2), status_file: None, key_log: None }
     }
 }
 

@@ -6,7 +6,7 @@ use log::{debug, info, warn};
 use super::core::{CircId, Circuit, Next, Router, Slot, Timer};
 use super::exit::Exit;
 use crate::crypto::Engine;
-use crate::event::{Now, SockId};
+use crate::event::{Action, Now, SockId};
 use crate::onion::{self, Onion, ONION_LEN};
 use crate::wire::{Aci, Cell, Command, PAYLOAD_LEN};
 
@@ -135,11 +135,26 @@ impl Router {
             Next::Link(out, out_aci)
         };
         self.stats.onions_peeled += 1;
+        if self.cfg.key_log {
+            self.key_log_circuit(link, aci, &next);
+        }
         self.circs.insert(id, Circuit { prev: (link, aci), next, fwd, back });
         self.slots.insert((link, aci), Slot::Live(id));
         for cell in early {
             self.on_data(now, link, cell);
         }
+    }
+
+    /// Key-log line `circuit IN-TAG IN-ACI OUT-TAG OUT-ACI` (`exit` for an exit): the
+    /// connection map a capture checker needs to follow cells through this router. Test only.
+    fn key_log_circuit(&mut self, link: SockId, aci: Aci, next: &Next) {
+        let tag = |s: &SockId| self.links.get(s).and_then(|l| l.key_log_tag.clone()).unwrap_or_else(|| "-".into());
+        let out = match next {
+            Next::Link(out, out_aci) => format!("{} {}", tag(out), out_aci.0),
+            Next::Exit(_) => "exit".into(),
+        };
+        let line = format!("circuit {} {} {out}", tag(&link), aci.0);
+        self.actions.push_back(Action::KeyLog { line });
     }
 
     fn on_data(&mut self, now: Now, link: SockId, mut cell: Cell) {

@@ -24,6 +24,8 @@ pub struct RouterConfig {
     pub timeouts: Timeouts,
     /// Per-hop DESTROY delay bound (0 = none).
     pub destroy_jitter: Duration,
+    /// Emit [`crate::event::Action::KeyLog`] lines (link keys, connection maps): tests only.
+    pub key_log: bool,
 }
 
 /// Link timers of SPEC §3.

@@ -83,6 +83,8 @@ pub(super) struct Link {
     pub rx_cells: Vec<Cell>,
     pub cells_in: u64,
     pub cells_out: u64,
+    /// The link's key-log tag, kept only when the key log is on.
+    pub key_log_tag: Option<String>,
 }
 
 impl Link {
@@ -102,6 +104,7 @@ impl Link {
             rx_cells: Vec::new(),
             cells_in: 0,
             cells_out: 0,
+            key_log_tag: None,
         }
     }
 
@@ -233,6 +236,12 @@ impl Router {
                             self.actions.push_back(Action::Send { sock, data: p.send });
                         }
                         if let Some(est) = p.established {
+                            if self.cfg.key_log {
+                                self.actions.push_back(Action::KeyLog { line: est.secrets.key_log_line() });
+                                if let Some(link) = self.links.get_mut(&sock) {
+                                    link.key_log_tag = Some(hex::encode(est.secrets.tag));
+                                }
+                            }
                             self.link_established(now, sock, est.peer, est.codec);
                             if !rest.is_empty() {
                                 self.link_received(now, sock, &rest);

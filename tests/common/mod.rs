@@ -88,6 +88,7 @@ pub fn router_custom(i: usize, links: &[(usize, usize)], seed: u64, adjust: impl
         exit_policy: Policy::accept_all(),
         timeouts: Timeouts::default(),
         destroy_jitter: jitter,
+        key_log: false,
     };
     let mut cfg = cfg;
     adjust(&mut cfg);

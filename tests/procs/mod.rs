@@ -126,11 +126,11 @@ impl Bed {
             "--state-dir".into(),
             format!("state-r{}", i + 1),
         ];
-        a.extend(extra.iter().map(|s| s.to_string()));
+        a.extend(extra.iter().map(|s| s.replace("{i}", &(i + 1).to_string())));
         a
     }
 
-    /// Start every router and wait until each has all its links.
+    /// Start every router (`{i}` in `extra` becomes the router's number) and wait until each has all its links.
     pub fn start_routers(&mut self, extra: &[&str]) {
         for i in 0..self.ports.len() {
             let args = self.router_args(i, extra);

@@ -8,8 +8,8 @@ use rand_chacha::ChaCha20Rng;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 
 use super::{
-    blinding_rng, sign, split, transcript_hash, verify, Established, HandshakeError, Message, PeerIdentity, Progress,
-    MSG1_LEN, MSG2_LEN, SIG_LEN,
+    blinding_rng, sign, split, transcript_hash, verify, Established, HandshakeError, LinkSecrets, Message,
+    PeerIdentity, Progress, MSG1_LEN, MSG2_LEN, SIG_LEN,
 };
 use crate::crypto::Engine;
 use crate::link::codec::LinkCodec;
@@ -104,7 +104,8 @@ impl Dialler {
                 sig.to_vec()
             }
         };
-        let established = Established { peer: PeerIdentity::Router(self.peer), codec: LinkCodec::new(tx, rx) };
+        let secrets = LinkSecrets::new(&self.public, &keys);
+        let established = Established { peer: PeerIdentity::Router(self.peer), codec: LinkCodec::new(tx, rx), secrets };
         Ok(Progress { consumed, send, established: Some(established) })
     }
 

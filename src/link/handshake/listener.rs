@@ -9,8 +9,8 @@ use rand_chacha::ChaCha20Rng;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 
 use super::{
-    blinding_rng, sign, split, transcript_hash, verify, Established, HandshakeError, Message, PeerIdentity, Progress,
-    IDENTITY_LEN, MSG1_LEN, MSG2_LEN, MSG3_LEN,
+    blinding_rng, sign, split, transcript_hash, verify, Established, HandshakeError, LinkSecrets, Message,
+    PeerIdentity, Progress, IDENTITY_LEN, MSG1_LEN, MSG2_LEN, MSG3_LEN,
 };
 use crate::crypto::Engine;
 use crate::link::codec::LinkCodec;
@@ -30,6 +30,7 @@ struct AwaitMsg3 {
     publics: ([u8; DH_LEN], [u8; DH_LEN]),
     tx: Engine,
     rx: Engine,
+    secrets: LinkSecrets,
     msg3: Message<MSG3_LEN>,
 }
 
@@ -95,12 +96,13 @@ impl Listener {
                     return Ok(Progress::pending(consumed));
                 };
                 let mut sig = *sig;
-                let AwaitMsg3 { dialler, dialler_key, publics, tx, mut rx, .. } = *wait;
+                let AwaitMsg3 { dialler, dialler_key, publics, tx, mut rx, secrets, .. } = *wait;
                 rx.apply(&mut sig);
                 if !verify(&dialler_key, transcript_hash(&publics.0, &publics.1), &sig) {
                     return Err(HandshakeError::BadSignature { message: 3, signer: dialler });
                 }
-                let established = Established { peer: PeerIdentity::Router(dialler), codec: LinkCodec::new(tx, rx) };
+                let established =
+                    Established { peer: PeerIdentity::Router(dialler), codec: LinkCodec::new(tx, rx), secrets };
                 Ok(Progress { consumed, send: Vec::new(), established: Some(established) })
             }
             ListenerState::Over => Err(HandshakeError::Over),
@@ -123,6 +125,7 @@ impl Listener {
         let keys = z.link_keys();
         let mut tx = Engine::des_ofb(&keys.listener_to_dialler);
         let rx = Engine::des_ofb(&keys.dialler_to_listener);
+        let secrets = LinkSecrets::new(&their_public, &keys);
         let our_public = self.secret.public_value();
 
         let mut sig = sign(&self.key, &mut self.rng, transcript_hash(&our_public, &their_public), 2)?;
@@ -132,7 +135,7 @@ impl Listener {
         send.extend_from_slice(&sig);
 
         let established = match dialler_key {
-            None => Some(Established { peer, codec: LinkCodec::new(tx, rx) }),
+            None => Some(Established { peer, codec: LinkCodec::new(tx, rx), secrets }),
             Some((dialler, dialler_key)) => {
                 self.state = ListenerState::AwaitMsg3(Box::new(AwaitMsg3 {
                     dialler,
@@ -140,6 +143,7 @@ impl Listener {
                     publics: (their_public, our_public),
                     tx,
                     rx,
+                    secrets,
                     msg3: Message::new(),
                 }));
                 None
