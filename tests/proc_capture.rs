@@ -464,6 +464,75 @@ fn plaintext_check_catches_an_identity_cipher() {
     eprintln!("control: with --forw none --back none the data is in clear on {exposed} link streams");
 }
 
+/// Paper §6's DESTROY burst, seen on the wire: 20 connections run r1 → r2 → r3; r3 is killed;
+/// r2 destroys them all toward r1. Without jitter the DESTROYs leave r2 together; with
+/// `--destroy-jitter 200ms` they spread. Returns (cells, distinct capture times, spread in s).
+fn destroy_burst(jitter: &str) -> (usize, usize, f64) {
+    let mut bed = Bed::new(3, vec![(0, 1), (1, 2)]);
+    let echo = echo_server();
+    let pcap = bed.path("links.pcap");
+    let tshark = Tshark::start(&pcap, &bed.ports.clone());
+    bed.start_routers(&["--link-key-log", "keys-r{i}.log", "--destroy-jitter", jitter]);
+    let op = bed.start_onion_proxy("op", &["--hops", "3"]);
+    let mut open: Vec<_> = (0..20).map(|_| anon_connect(op, "127.0.0.1", echo).expect("connection")).collect();
+    for s in &mut open {
+        s.write_all(b"ping").expect("ping");
+        let mut b = [0u8; 4];
+        s.read_exact(&mut b).expect("pong");
+    }
+    bed.kill("r3");
+    for s in &mut open {
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest); // closed once the DESTROY reaches the onion proxy
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    tshark.stop();
+    let flows = read_pcap(&std::fs::read(&pcap).expect("read capture"));
+    let mut keys = KeyLog::default();
+    for i in 1..=3 {
+        keys.add_file(&std::fs::read_to_string(bed.path(&format!("keys-r{i}.log"))).expect("key log"));
+    }
+    // The r1–r2 link is the one both routers' key logs name.
+    let tags = |i: usize| -> HashSet<String> {
+        let text = std::fs::read_to_string(bed.path(&format!("keys-r{i}.log"))).expect("key log");
+        text.lines()
+            .filter_map(|l| l.strip_prefix("link "))
+            .filter_map(|l| l.split(' ').next())
+            .map(String::from)
+            .collect()
+    };
+    let shared: HashSet<String> = tags(1).intersection(&tags(2)).cloned().collect();
+    // r2's direction: the one whose DESTROYs come first (r1's acknowledgements follow them).
+    let per_direction: Vec<Vec<f64>> = decode_links(&flows, &keys)
+        .iter()
+        .filter(|l| shared.contains(&l.tag))
+        .map(|l| l.cells.iter().filter(|(c, _)| c.command == Cmd::Destroy).map(|(_, t)| *t).collect())
+        .collect();
+    let first = |v: &Vec<f64>| v.first().copied().unwrap_or(f64::MAX);
+    let times = per_direction.into_iter().min_by(|a, b| first(a).total_cmp(&first(b))).unwrap_or_default();
+    let distinct: HashSet<u64> = times.iter().map(|t| (t * 1e6) as u64).collect();
+    let spread = times.iter().cloned().fold(f64::MIN, f64::max) - times.iter().cloned().fold(f64::MAX, f64::min);
+    (times.len(), distinct.len(), spread)
+}
+
+#[test]
+fn destroy_burst_with_and_without_jitter() {
+    if !is_root() || !has("tshark") {
+        eprintln!("SKIPPED (LOUDLY): capturing on lo needs root and tshark (scripts/test.sh installs tshark)");
+        return;
+    }
+    let (n0, t0, s0) = destroy_burst("0s");
+    let (n1, t1, s1) = destroy_burst("200ms");
+    eprintln!(
+        "destroy burst on r1-r2 after r3 dies, 20 connections: without jitter {n0} DESTROY cells in {t0} packets \
+         over {:.1} ms; with --destroy-jitter 200ms {n1} cells in {t1} packets over {:.1} ms",
+        s0 * 1e3,
+        s1 * 1e3
+    );
+    assert!(n0 >= 20 && n1 >= 20, "every connection destroyed on the link: {n0}, {n1}");
+    assert!(t1 > t0 && s1 > 0.05, "jitter spreads the burst: {t0} -> {t1} packets, {:.3} s", s1);
+}
+
 /// Kolmogorov–Smirnov distance between the sample and the uniform distribution on `range`.
 fn ks_uniform(sample: &[u16], range: std::ops::Range<u32>) -> f64 {
     let mut v: Vec<f64> =
