@@ -27,15 +27,6 @@ fn timed_echo(ended: Arc<Mutex<Option<Instant>>>) -> u16 {
 }
 
 /// Kernel resident set size of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn sigkill_of_a_router_under_load_closes_its_connections_and_spares_the_rest() {
     let mut bed = Bed::new(5, full_mesh(5));

@@ -204,3 +204,53 @@ fn destroy_jitter_spreads_a_link_failures_destroy_burst() {
     assert!(batches >= 5, "with 200 ms jitter the DESTROYs spread over many batches: {batches}");
     assert!(spread >= Duration::from_millis(100), "over {spread:?}");
 }
+
+/// CREATE cells that never complete (issue 8): the reassembly is given up after the create
+/// timeout with a DESTROY and a counted reason; a later onion on the same ACI is not cut short by
+/// the first one's timer, and thousands of hostile partial CREATEs, DATA for unknown ACIs and
+/// DESTROYs for unknown ACIs leave nothing behind.
+#[test]
+fn create_that_never_completes_times_out_and_floods_leave_nothing() {
+    let (mut net, routers) = routers_only(2, full_mesh(2), Duration::ZERO);
+    let mut client = RawClient::connect(&mut net, 0);
+    let (onion, _) = onion_for(&[0, 1], net.now.unix as u32 + 600, 1);
+    let cells = create_cells(5, &onion);
+    client.send(&mut net, &cells[..3]);
+    net.advance(Duration::from_secs(9), Duration::from_millis(500));
+    assert!(destroys(&client.cells(&net)).is_empty(), "still within the create timeout");
+    net.advance(Duration::from_secs(2), Duration::from_millis(500));
+    assert_eq!(destroys(&client.cells(&net)), vec![5], "given up after 10 s");
+    let stats = net.node::<Router>(routers[0]).stats();
+    assert_eq!(stats.onions_refused.get("CREATE never completed"), Some(&1), "{:?}", stats.onions_refused);
+    // Acknowledge, then reuse ACI 5: the old timer must not touch the new reassembly.
+    let mut rng = StdRng::seed_from_u64(9);
+    client.send(&mut net, &[Cell::destroy(Aci(5), &mut rng)]);
+    net.advance(Duration::from_secs(5), Duration::from_millis(500));
+    let (second, _) = onion_for(&[0, 1], net.now.unix as u32 + 600, 2);
+    let cells = create_cells(5, &second);
+    client.send(&mut net, &cells[..3]);
+    net.advance(Duration::from_secs(6), Duration::from_millis(500)); // the first timer's time has long passed
+    client.send(&mut net, &cells[3..]);
+    net.run();
+    assert!(destroys(&client.cells(&net)).is_empty(), "the second onion completes");
+    assert_eq!(net.node::<Router>(routers[0]).stats().onions_peeled, 1);
+
+    // A flood: 3,000 partial CREATEs, 3,000 DATA and 3,000 DESTROYs for unknown ACIs.
+    let mut flood = Vec::new();
+    for aci in 100..3100u16 {
+        flood.push(Cell { aci: Aci(aci), ..cells[0] });
+        flood.push(Cell::random_body(Aci(aci + 4000), Command::Data, &mut rng));
+        flood.push(Cell::destroy(Aci(aci + 8000), &mut rng));
+    }
+    client.send(&mut net, &flood);
+    net.run();
+    let r = net.node::<Router>(routers[0]);
+    assert_eq!(r.stats().data_unknown_aci, 3000);
+    assert_eq!(r.stats().destroy_unknown_aci, 3000);
+    net.advance(Duration::from_secs(11), Duration::from_secs(1));
+    let r = net.node::<Router>(routers[0]);
+    assert_eq!(r.stats().onions_refused.get("CREATE never completed"), Some(&3001));
+    assert_eq!(r.connection_count(), 1, "only the real connection is left");
+    let back = client.cells(&net);
+    assert_eq!(destroys(&back).len(), 3000, "every partial CREATE answered with a DESTROY");
+}

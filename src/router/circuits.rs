@@ -47,7 +47,8 @@ impl Router {
                     return;
                 }
                 let onion = cell.body[1..1 + len].to_vec();
-                self.slots.insert((link, aci), Slot::Creating { onion, early: Vec::new() });
+                self.slots.insert((link, aci), Slot::Creating { onion, early: Vec::new(), started: now.mono });
+                self.set_timer(now.mono + self.cfg.timeouts.create, Timer::CreateTimeout(link, aci, now.mono));
             }
             Some(Slot::Creating { onion, .. }) => {
                 if len == 0 || len > PAYLOAD_LEN || onion.len() + len > ONION_LEN {
@@ -74,7 +75,7 @@ impl Router {
     }
 
     /// Refuse a connection being created: DESTROY back and count the reason.
-    fn refuse(&mut self, now: Now, link: SockId, aci: Aci, reason: &str) {
+    pub(super) fn refuse(&mut self, now: Now, link: SockId, aci: Aci, reason: &str) {
         info!("refused onion on ACI {aci}: {reason}");
         self.stats.refuse(reason);
         self.slots.remove(&(link, aci));
@@ -82,7 +83,7 @@ impl Router {
     }
 
     fn process_onion(&mut self, now: Now, link: SockId, aci: Aci) {
-        let Some(Slot::Creating { onion, early }) = self.slots.remove(&(link, aci)) else { return };
+        let Some(Slot::Creating { onion, early, .. }) = self.slots.remove(&(link, aci)) else { return };
         let Ok(bytes) = <Onion>::try_from(onion.as_slice()) else { return };
         let max = self.cfg.max_onion_lifetime.as_secs();
         let peeled = match onion::peel(&self.cfg.key, &bytes, now.unix, max, &mut self.rng) {

@@ -41,6 +41,8 @@ pub struct Timeouts {
     pub stable_after: Duration,
     /// Delay between exit funnel connection attempts.
     pub exit_retry: Duration,
+    /// An onion's CREATE cells must all arrive within this of the first.
+    pub create: Duration,
 }
 
 impl Default for Timeouts {
@@ -51,6 +53,7 @@ impl Default for Timeouts {
             idle_close: Duration::from_secs(90),
             stable_after: Duration::from_secs(60),
             exit_retry: Duration::from_millis(500),
+            create: Duration::from_secs(10),
         }
     }
 }

@@ -30,6 +30,8 @@ pub(super) enum Timer {
     ExitRetry(CircId),
     /// Send a DESTROY held back by the destroy jitter.
     Destroy(SockId, Aci),
+    /// Give up on a CREATE reassembly begun at this instant if it is still incomplete.
+    CreateTimeout(SockId, Aci, Instant),
 }
 
 /// Identifies one anonymous connection through this router.
@@ -39,7 +41,7 @@ pub struct CircId(pub u64);
 /// What an ACI on a link currently stands for.
 pub(super) enum Slot {
     /// CREATE cells arriving: the onion so far, and DATA cells that came early.
-    Creating { onion: Vec<u8>, early: Vec<Cell> },
+    Creating { onion: Vec<u8>, early: Vec<Cell>, started: Instant },
     /// Part of a live connection.
     Live(CircId),
     /// We sent DESTROY and wait for the acknowledgement.

@@ -253,6 +253,13 @@ impl Router {
                         self.emit_destroy(now, link, aci);
                     }
                 }
+                Timer::CreateTimeout(link, aci, began) => {
+                    // The same reassembly (not a later one on a reused ACI) never completed.
+                    if matches!(self.slots.get(&(link, aci)), Some(super::core::Slot::Creating { started, .. }) if *started == began)
+                    {
+                        self.refuse(now, link, aci, "CREATE never completed");
+                    }
+                }
             }
         }
     }
