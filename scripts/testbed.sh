@@ -8,6 +8,7 @@
 #   scripts/testbed.sh status [--dir DIR]     each process, and each router's live links
 #   scripts/testbed.sh logs   [--dir DIR] [NAME]
 #   scripts/testbed.sh down   [--dir DIR]
+#   scripts/testbed.sh restart NAME [--dir DIR]   kill -9 one process and start it again
 #
 # Configurations (where the onion proxy and application proxies run, paper §2):
 #   firewall      on the entry router's host (127.0.0.1), the enclave's firewall;
@@ -34,8 +35,8 @@ while [ $# -gt 0 ]; do
     --routers) routers=$2; shift 2 ;;
     --links) links=$2; shift 2 ;;
     --delay) delay=$2; shift 2 ;;
-    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) [ "$cmd" = logs ] && [ -z "${only:-}" ] && { only=$1; shift; continue; }
+    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) [[ "$cmd" = logs || "$cmd" = restart ]] && [ -z "${only:-}" ] && { only=$1; shift; continue; }
        echo "testbed: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -60,17 +61,18 @@ alive() {
 # start NAME NETNS CMD...: run CMD in the background (in namespace NETNS unless "-"), log to
 # logs/NAME.log, record its pid and command line. Says so and does nothing if NAME is running.
 start() {
-    local name=$1 ns=$2 pid want
+    local name=$1 ns=$2 pid want prog
     shift 2
     if alive "$name"; then
         echo "    $name already running (pid $(head -n 1 "$pids/$name.pid"))"
         return 0
     fi
     want=$(printf '%s ' "${@:2}")
+    prog=$1
     if [ "$ns" != - ]; then set -- ip netns exec "$ns" "$@"; fi
     RUST_LOG=${RUST_LOG:-info} "$@" >>"$logs/$name.log" 2>&1 </dev/null &
     pid=$!
-    printf '%s\n%s\n' "$pid" "$want" >"$pids/$name.pid"
+    printf '%s\n%s\n%s\n%s\n' "$pid" "$want" "$prog" "$ns" >"$pids/$name.pid"
     # `ip netns exec` (and a pyenv shim) exec the command: wait until the pid runs it.
     for _ in $(seq 100); do alive "$name" && break; sleep 0.02; done
     echo "    $name started (pid $pid)"
@@ -303,6 +305,20 @@ down() {
     echo "==> down (logs kept in $logs)"
 }
 
+# restart NAME: SIGKILL a testbed process and start it again with the same arguments (soak).
+restart() {
+    local f=$pids/${only:?restart needs a NAME} prog ns
+    f=$f.pid
+    [ -f "$f" ] || { echo "testbed: no process $only in $dir" >&2; return 1; }
+    prog=$(sed -n 3p "$f") ns=$(sed -n 4p "$f")
+    local -a args
+    read -r -a args <<<"$(sed -n 2p "$f")"
+    if alive "$only"; then kill -9 "$(head -n 1 "$f")" 2>/dev/null || true; fi
+    for _ in $(seq 50); do alive "$only" || break; sleep 0.05; done
+    rm -f "$f"
+    start "$only" "${ns:--}" "$prog" "${args[@]}"
+}
+
 logs() {
     local f
     for f in "$logs"/${only:-*}.log; do
@@ -317,5 +333,6 @@ up) up ;;
 down) down ;;
 status) status ;;
 logs) logs ;;
-*) echo "usage: scripts/testbed.sh up|down|status|logs [--config firewall|remote-proxy|customer-isp] [--dir DIR] [--netns ...] (--help)" >&2; exit 2 ;;
+restart) restart ;;
+*) echo "usage: scripts/testbed.sh up|down|status|logs|restart [--config firewall|remote-proxy|customer-isp] [--dir DIR] [--netns ...] (--help)" >&2; exit 2 ;;
 esac
