@@ -58,6 +58,12 @@ alive() {
     [[ "$cmdline" == *" $(sed -n 2p "$f")" ]]
 }
 
+# gone PID: the process has exited and released its files (a zombie has; a dying process whose
+# command line is already empty may still hold its listening socket).
+gone() {
+    [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
 # start NAME NETNS CMD...: run CMD in the background (in namespace NETNS unless "-"), log to
 # logs/NAME.log, record its pid and command line. Says so and does nothing if NAME is running.
 start() {
@@ -294,8 +300,8 @@ down() {
         if alive "$name"; then
             pid=$(head -n 1 "$f")
             kill "$pid" 2>/dev/null || true
-            for _ in $(seq 50); do alive "$name" || break; sleep 0.1; done
-            alive "$name" && kill -9 "$pid" 2>/dev/null
+            for _ in $(seq 50); do gone "$pid" && break; sleep 0.1; done
+            gone "$pid" || kill -9 "$pid" 2>/dev/null || true
             echo "    stopped $name (pid $pid)"
         fi
         rm -f "$f"
@@ -313,8 +319,12 @@ restart() {
     prog=$(sed -n 3p "$f") ns=$(sed -n 4p "$f")
     local -a args
     read -r -a args <<<"$(sed -n 2p "$f")"
-    if alive "$only"; then kill -9 "$(head -n 1 "$f")" 2>/dev/null || true; fi
-    for _ in $(seq 50); do alive "$only" || break; sleep 0.05; done
+    local pid
+    pid=$(head -n 1 "$f")
+    if alive "$only"; then
+        kill -9 "$pid" 2>/dev/null || true
+        for _ in $(seq 100); do gone "$pid" && break; sleep 0.05; done
+    fi
     rm -f "$f"
     start "$only" "${ns:--}" "$prog" "${args[@]}"
 }
