@@ -15,7 +15,7 @@ use super::uplink::{Uplink, UplinkEvent};
 use crate::config::network::Network;
 use crate::config::policy::Policy;
 use crate::crypto::{CipherCode, Engine, RsaPublicKey};
-use crate::event::{Action, Now, SockId, SockIds};
+use crate::event::{queue_send, Action, Now, SockId, SockIds};
 use crate::onion::{self, OnionPlan, RouteHop};
 use crate::router::aci::{AciAllocator, Half};
 use crate::router::create_chunks;
@@ -313,7 +313,7 @@ impl OnionProxy {
                         app.got_eof = true;
                         self.actions.push_back(Action::ShutdownWrite { sock });
                     }
-                    AppState::Open => self.actions.push_back(Action::Send { sock, data: data.to_vec() }),
+                    AppState::Open => queue_send(&mut self.actions, sock, data),
                     _ => {}
                 }
             }
