@@ -80,6 +80,7 @@ impl<C: Core> Reactor<C> {
                     if !s.close_after_flush {
                         s.read_paused = false;
                         s.read_pending = true;
+                        self.readable.push(sock);
                     }
                 }
             }
