@@ -159,10 +159,33 @@ def connect(ctx, via, n):
     return s
 
 
-def bulk_once(ctx, via, n):
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    """User + system CPU time of processes `pids`, in seconds."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLK_TCK
+
+
+def machine_ticks():
+    """(busy, total) CPU ticks of the whole machine since boot."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v[:8]) - idle, sum(v[:8])
+
+
+def bulk_once(ctx, via, n, pids=()):
+    """Bytes/s of one transfer of n bytes, and what the CPUs did meanwhile: CPU seconds of the
+    ork processes `pids`, and the fraction of the machine busy (ork, us and anyone else)."""
     buf = bytearray(MIB)
     s = connect(ctx, via, n)
-    t0 = time.perf_counter()
+    t0, c0, (b0, a0) = time.perf_counter(), cpu_seconds(pids), machine_ticks()
     got = 0
     while True:
         k = s.recv_into(buf)
@@ -170,18 +193,21 @@ def bulk_once(ctx, via, n):
             break
         got += k
     dt = time.perf_counter() - t0
+    c1, (b1, a1) = cpu_seconds(pids), machine_ticks()
     s.close()
     if got != n:
         raise ConnectionError(f"received {got} of {n} bytes")
-    return n / dt
+    return n / dt, {"ork_cpu_s": c1 - c0, "wall_s": dt, "machine_busy": (b1 - b0) / max(1, a1 - a0)}
 
 
-def bulk(ctx, via, seconds=None):
+def bulk(ctx, via, seconds=None, pids=()):
     """Bytes/s of one connection, sized to take about `seconds` (after a 1 MiB warm-up)."""
     seconds = seconds or ctx.args.bulk_seconds
-    rate = bulk_once(ctx, via, MIB)
+    rate, _ = bulk_once(ctx, via, MIB)
     n = int(min(max(rate * seconds, 4 * MIB), 2048 * MIB))
-    return bulk_once(ctx, via, n), n
+    rate, cpu = bulk_once(ctx, via, n, pids)
+    cpu["bytes"] = n
+    return rate, cpu
 
 
 def ttfb(ctx, via, count):
@@ -432,19 +458,26 @@ def phase(ctx, mix, tag):
     log(f"== phase {tag}: mixing interval {res['mix']}")
     ctx.start_routers(mix, tag)
     try:
-        direct, n = bulk(ctx, None)
+        with open("/proc/loadavg") as f:
+            res["loadavg_at_start"] = f.read().split()[:3]
+        direct, cpu = bulk(ctx, None)
         res["direct_bulk_Bps"] = direct
-        log(f"direct loopback copy: {direct / 1e6:.0f} MB/s ({n // MIB} MiB)")
-        res["bulk"] = {}
+        log(f"direct loopback copy: {direct / 1e6:.0f} MB/s ({cpu['bytes'] // MIB} MiB)")
+        res["bulk"], res["bulk_cpu"] = {}, {}
         for hops in args.hops:
             for cipher in args.ciphers:
                 port, op = ctx.start_proxy(hops, cipher, tag)
                 try:
-                    rate, n = bulk(ctx, port)
+                    rate, cpu = bulk(ctx, port, pids=[p.pid for p in ctx.routers] + [op.pid])
                 finally:
                     ctx.stop(op)
                 res["bulk"][f"{hops}/{cipher}"] = rate
-                log(f"bulk {hops} hop(s) {cipher:>6}: {rate / 1e6:7.2f} MB/s ({n // MIB} MiB), {rate / direct:.4f} of direct")
+                res["bulk_cpu"][f"{hops}/{cipher}"] = cpu
+                log(
+                    f"bulk {hops} hop(s) {cipher:>6}: {rate / 1e6:7.2f} MB/s ({cpu['bytes'] // MIB} MiB), "
+                    f"{rate / direct:.4f} of direct; {cpu['bytes'] / 1e6 / max(cpu['ork_cpu_s'], 1e-9):.0f} MB "
+                    f"per ork CPU-second, machine {cpu['machine_busy'] * 100:.0f}% busy"
+                )
 
         port, op = ctx.start_proxy(5, DEFAULT_CIPHER, tag)
         try:
@@ -536,6 +569,27 @@ def table(results):
                 cells.append("–" if v is None else f"{fmt_mbs(v)} ({v / d:.3f})")
             lines.append(f"| {h} | " + " | ".join(cells) + " |")
         lines.append("")
+        if ph.get("bulk_cpu"):
+            lines.append(
+                "### Efficiency: MB carried per CPU-second of all ork processes (5 routers + onion proxy)\n\n"
+                "Independent of what else the machine runs; the throughput n cores would allow is about "
+                "n × this figure.\n"
+            )
+            lines.append("| hops | " + " | ".join(ciphers) + " |")
+            lines.append("|---|" + "---|" * len(ciphers))
+            for h in hops:
+                cells = []
+                for c in ciphers:
+                    cpu = ph["bulk_cpu"].get(f"{h}/{c}")
+                    cells.append("–" if cpu is None else f"{cpu['bytes'] / 1e6 / max(cpu['ork_cpu_s'], 1e-9):.0f}")
+                lines.append(f"| {h} | " + " | ".join(cells) + " |")
+            busy = [c["machine_busy"] for c in ph["bulk_cpu"].values()]
+            share = [c["ork_cpu_s"] / (c["wall_s"] * results["meta"]["cpus"]) for c in ph["bulk_cpu"].values()]
+            lines.append(
+                f"\nDuring these transfers the machine's CPUs were {statistics.mean(busy) * 100:.0f}% busy on average, "
+                f"{statistics.mean(share) * 100:.0f}% of them by ork (load average at the start of the phase: "
+                f"{' '.join(ph.get('loadavg_at_start', []))}).\n"
+            )
         if "ttfb_s" in ph:
             lat, dl = ph["ttfb_s"], ph["direct_ttfb_s"]
             m, p99, dm, dp99 = statistics.median(lat), pct(lat, 0.99), statistics.median(dl), pct(dl, 0.99)
