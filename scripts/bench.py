@@ -508,8 +508,9 @@ def phase(ctx, mix, tag):
 
 def idle(ctx, port, op):
     out = {}
-    before, _ = bulk(ctx, port)
-    out["bulk_before_Bps"] = before
+    pids = [p.pid for p in ctx.routers] + [op.pid]
+    before, cpu = bulk(ctx, port, pids=pids)
+    out["bulk_before_Bps"], out["bulk_before_cpu"] = before, cpu
     out["rss_before_kib"] = [rss_kib(p.pid)["VmRSS"] for p in ctx.routers]
     socks, secs, failed = open_idle(ctx, port, ctx.args.idle)
     out.update(requested=ctx.args.idle, opened=len(socks), failed=failed, setup_s=secs)
@@ -519,8 +520,8 @@ def idle(ctx, port, op):
         out["connections_per_router"] = [ctx.status(i)["connections"] for i in range(1, 6)]
         out["rss_kib"] = [rss_kib(p.pid) for p in ctx.routers]
         out["proxy_rss_kib"] = rss_kib(op.pid)
-        during, _ = bulk(ctx, port)
-        out["bulk_during_Bps"] = during
+        during, cpu = bulk(ctx, port, pids=pids)
+        out["bulk_during_Bps"], out["bulk_during_cpu"] = during, cpu
         log(
             "idle: router RSS MiB "
             + " ".join(f"{r['VmRSS'] / 1024:.1f}" for r in out["rss_kib"])
@@ -624,8 +625,12 @@ def table(results):
             lines.append(
                 f"Set-up of {idl['opened']} connections: {idl['setup_s']:.1f} s ({idl['failed']} failed); "
                 f"onion proxy RSS {idl['proxy_rss_kib']['VmRSS'] / 1024:.1f} MiB. One more connection while "
-                f"they are open: {fmt_mbs(du)} MB/s vs {fmt_mbs(b)} MB/s just before ({du / b:.2f}).\n"
+                f"they are open: {fmt_mbs(du)} MB/s vs {fmt_mbs(b)} MB/s just before ({du / b:.2f})"
             )
+            if "bulk_during_cpu" in idl:
+                e0, e1 = (c["bytes"] / 1e6 / max(c["ork_cpu_s"], 1e-9) for c in (idl["bulk_before_cpu"], idl["bulk_during_cpu"]))
+                lines[-1] += f"; MB per ork CPU-second {e1:.0f} vs {e0:.0f} ({e1 / e0:.2f})"
+            lines[-1] += ".\n"
     lines.append("## Targets\n")
     lines.append("| target | measured (mix 0) | met |")
     lines.append("|---|---|---|")
