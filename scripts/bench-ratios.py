@@ -29,7 +29,8 @@ def human_rate(throughput, ns):
 
 
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else "target/criterion"
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "target", "criterion")
     groups = {}
     for dirpath, _, files in os.walk(root):
         if os.path.basename(dirpath) != "new" or "benchmark.json" not in files:
