@@ -6,6 +6,7 @@
 //! polls it for [`Action`]s (send bytes, connect, shut down, close, pause reading) and for the
 //! next instant it wants to be woken at.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -101,6 +102,19 @@ pub enum Action {
     KeyLog {
         line: String,
     },
+}
+
+/// Queue `data` for `sock`, appending it to the last queued action when that is a send to the
+/// same socket: the cells of one batch bound for one socket become one buffer, not an
+/// allocation and an action each. Only the very last action grows, so order is kept.
+pub fn queue_send(actions: &mut VecDeque<Action>, sock: SockId, data: &[u8]) {
+    if let Some(Action::Send { sock: last, data: queued }) = actions.back_mut() {
+        if *last == sock {
+            queued.extend_from_slice(data);
+            return;
+        }
+    }
+    actions.push_back(Action::Send { sock, data: data.to_vec() });
 }
 
 /// A listening socket's index, in the order the driver was given them.

@@ -18,10 +18,12 @@ impl<C: Core> Reactor<C> {
             while let Some(a) = self.core.poll_action() {
                 self.apply(a);
             }
-            let dirty = std::mem::take(&mut self.dirty);
+            let mut dirty = std::mem::take(&mut self.dirty);
             if dirty.is_empty() {
                 return;
             }
+            dirty.sort_unstable();
+            dirty.dedup();
             for id in dirty {
                 self.flush(id);
             }
@@ -33,10 +35,12 @@ impl<C: Core> Reactor<C> {
             Action::Send { sock, data } => {
                 if let Some(s) = self.socks.get_mut(&sock) {
                     if s.out_pos == s.out.len() {
-                        s.out.clear();
+                        // Nothing unwritten: take the core's buffer as it is, no copy.
+                        s.out = data;
                         s.out_pos = 0;
+                    } else {
+                        s.out.extend_from_slice(&data);
                     }
-                    s.out.extend_from_slice(&data);
                     self.dirty.push(sock);
                 }
             }
@@ -76,6 +80,7 @@ impl<C: Core> Reactor<C> {
                     if !s.close_after_flush {
                         s.read_paused = false;
                         s.read_pending = true;
+                        self.readable.push(sock);
                     }
                 }
             }

@@ -62,6 +62,11 @@ impl Sock {
     pub(super) fn pending(&self) -> usize {
         self.out.len() - self.out_pos
     }
+
+    /// Marked readable, and reading is neither paused, finished nor waiting for a connect.
+    pub(super) fn can_read(&self) -> bool {
+        self.read_pending && !self.read_paused && !self.read_done && !self.connecting
+    }
 }
 
 /// The reactor, generic over the core it drives.
@@ -76,6 +81,10 @@ pub struct Reactor<C: Core> {
     pub(super) config: ReactorConfig,
     pub(super) buf: Vec<u8>,
     pub(super) dirty: Vec<SockId>,
+    /// Sockets marked `read_pending` since they were last read (may repeat, or have been
+    /// paused since): the loop looks at these, never at every socket, so idle connections
+    /// cost nothing per wake-up.
+    pub(super) readable: Vec<SockId>,
     accept_retry: Option<Instant>,
 }
 
@@ -107,6 +116,7 @@ impl<C: Core> Reactor<C> {
             config,
             buf: vec![0; READ_CHUNK],
             dirty: Vec::new(),
+            readable: Vec::new(),
             accept_retry: None,
         })
     }
@@ -144,7 +154,7 @@ impl<C: Core> Reactor<C> {
                 let d = due.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(d, |t| t.min(d)));
             }
-            if self.socks.values().any(|s| s.read_pending && !s.read_paused && !s.read_done) {
+            if self.readable.iter().any(|id| self.socks.get(id).is_some_and(Sock::can_read)) {
                 timeout = Some(Duration::ZERO);
             }
             if let Some(d) = shutdown_deadline {
@@ -185,6 +195,7 @@ impl<C: Core> Reactor<C> {
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                             if let Some(s) = self.socks.get_mut(&id) {
                                 s.read_pending = true;
+                                self.readable.push(id);
                             }
                         }
                     }
@@ -225,6 +236,7 @@ impl<C: Core> Reactor<C> {
                     }
                     let sock = Sock { stream: Some(stream), read_pending: true, ..Sock::default() };
                     self.socks.insert(id, sock);
+                    self.readable.push(id);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -262,6 +274,7 @@ impl<C: Core> Reactor<C> {
             if ok {
                 let _ = stream.set_nodelay(true);
                 s.read_pending = true;
+                self.readable.push(id);
             } else {
                 self.drop_sock(id);
             }
@@ -273,16 +286,21 @@ impl<C: Core> Reactor<C> {
         self.flush(id);
     }
 
+    /// Read the sockets marked readable. One whose read budget ran out stays on the list for
+    /// the next round; a paused one leaves it (resuming puts it back).
     fn read_pending(&mut self) {
-        let ids: Vec<SockId> = self
-            .socks
-            .iter()
-            .filter(|(_, s)| s.read_pending && !s.read_paused && !s.read_done && !s.connecting)
-            .map(|(id, _)| *id)
-            .collect();
+        let mut ids = std::mem::take(&mut self.readable);
+        ids.sort_unstable();
+        ids.dedup();
         for id in ids {
+            if !self.socks.get(&id).is_some_and(Sock::can_read) {
+                continue;
+            }
             self.read(id);
             self.apply_actions();
+            if self.socks.get(&id).is_some_and(Sock::can_read) {
+                self.readable.push(id);
+            }
         }
     }
 

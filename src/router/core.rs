@@ -207,11 +207,15 @@ impl Router {
         out.clear();
         self.mixer.drain(&mut self.rng, &mut out);
         let mut touched: Vec<SockId> = Vec::new();
+        // The link of the previous cell: runs of cells for one link look it up once.
+        let mut current: Option<(SockId, &mut Link)> = None;
         for ((link, _), cell) in out.drain(..) {
-            if let Some(l) = self.links.get_mut(&link) {
-                if l.encode(&cell, now) {
-                    touched.push(link);
-                }
+            if current.as_ref().map(|(id, _)| *id) != Some(link) {
+                current = self.links.get_mut(&link).map(|l| (link, l));
+                touched.push(link);
+            }
+            if let Some((_, l)) = current.as_mut() {
+                l.encode(&cell, now);
             }
         }
         self.mix_out = out;

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use log::{debug, info};
 
 use super::core::{CircId, Next, Router, Timer};
-use crate::event::{Action, Now, SockId};
+use crate::event::{queue_send, Action, Now, SockId};
 use crate::wire::standard::{Host, MAX_STANDARD_LEN};
 use crate::wire::{Cell, Command, Protocol, StandardStructure, Status, PAYLOAD_LEN};
 
@@ -129,7 +129,7 @@ impl Router {
                     exit.got_eof = true;
                     self.actions.push_back(Action::ShutdownWrite { sock });
                 } else {
-                    self.actions.push_back(Action::Send { sock, data: data.to_vec() });
+                    queue_send(&mut self.actions, sock, data);
                 }
             }
             _ => {

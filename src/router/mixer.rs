@@ -24,6 +24,9 @@ pub struct Mixer<K: Copy + Eq + Hash, T> {
     /// Scratch: each slot repeated by its queue length, then shuffled.
     order: Vec<usize>,
     len: usize,
+    /// The key of the last push and its slot: a run of items for one connection (bulk data)
+    /// skips the hash look-up.
+    last: Option<(K, usize)>,
 }
 
 impl<K: Copy + Eq + Hash, T> Default for Mixer<K, T> {
@@ -34,12 +37,25 @@ impl<K: Copy + Eq + Hash, T> Default for Mixer<K, T> {
 
 impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
     pub fn new() -> Self {
-        Mixer { slots: HashMap::new(), keys: Vec::new(), queues: Vec::new(), order: Vec::new(), len: 0 }
+        Mixer { slots: HashMap::new(), keys: Vec::new(), queues: Vec::new(), order: Vec::new(), len: 0, last: None }
     }
 
     /// Queue `item` behind the items already queued for `key`.
     pub fn push(&mut self, key: K, item: T) {
-        let slot = match self.slots.get(&key) {
+        let slot = match self.last {
+            Some((k, slot)) if k == key => slot,
+            _ => self.slot_for(key),
+        };
+        self.last = Some((key, slot));
+        if let Some(queue) = self.queues.get_mut(slot) {
+            queue.push_back(item);
+            self.len += 1;
+        }
+    }
+
+    /// The slot of `key` in the current batch, given one if it has none yet.
+    fn slot_for(&mut self, key: K) -> usize {
+        match self.slots.get(&key) {
             Some(&slot) => slot,
             None => {
                 let slot = self.keys.len();
@@ -50,10 +66,6 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
                 self.slots.insert(key, slot);
                 slot
             }
-        };
-        if let Some(queue) = self.queues.get_mut(slot) {
-            queue.push_back(item);
-            self.len += 1;
         }
     }
 
@@ -80,6 +92,7 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
         self.order.clear();
         self.keys.clear();
         self.slots.clear();
+        self.last = None;
         self.len = 0;
     }
 

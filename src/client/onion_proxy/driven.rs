@@ -85,14 +85,22 @@ impl Core for OnionProxy {
 
     fn write_buffered(&mut self, _now: Now, sock: SockId, bytes: usize) {
         use crate::router::flow::{HIGH_WATER, LOW_WATER};
-        let apps: Vec<SockId> = self.apps.keys().copied().collect();
         if self.uplink.sock() == Some(sock) {
-            for a in apps {
-                if bytes >= HIGH_WATER {
-                    self.actions.push_back(Action::PauseRead { sock: a });
-                } else if bytes <= LOW_WATER {
-                    self.actions.push_back(Action::ResumeRead { sock: a });
-                }
+            // Only on a change of state: every application is one action.
+            let pause = if bytes >= HIGH_WATER && !self.apps_paused {
+                true
+            } else if bytes <= LOW_WATER && self.apps_paused {
+                false
+            } else {
+                return;
+            };
+            self.apps_paused = pause;
+            for &a in self.apps.keys() {
+                self.actions.push_back(if pause {
+                    Action::PauseRead { sock: a }
+                } else {
+                    Action::ResumeRead { sock: a }
+                });
             }
         } else if let Some(up) = self.uplink.sock() {
             if bytes >= HIGH_WATER {
@@ -116,13 +124,16 @@ impl Core for OnionProxy {
         }
         let ev = self.uplink.tick(now, &mut self.ids, &mut self.actions);
         self.handle_uplink(now, ev);
+        let apps = &self.apps;
+        self.waiting.retain(|s| matches!(apps.get(s).map(|a| &a.state), Some(AppState::Waiting { .. })));
         let expired: Vec<SockId> = self
-            .apps
+            .waiting
             .iter()
-            .filter(
-                |(_, a)| matches!(a.state, AppState::Waiting { since, .. } if now.mono >= since + self.cfg.link_wait),
-            )
-            .map(|(s, _)| *s)
+            .copied()
+            .filter(|s| {
+                matches!(apps.get(s).map(|a| &a.state),
+                    Some(AppState::Waiting { since, .. }) if now.mono >= *since + self.cfg.link_wait)
+            })
             .collect();
         for s in expired {
             warn!("uplink not available in time; refusing connection");
@@ -132,8 +143,8 @@ impl Core for OnionProxy {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let waiting = self.apps.values().filter_map(|a| match a.state {
-            AppState::Waiting { since, .. } => Some(since + self.cfg.link_wait),
+        let waiting = self.waiting.iter().filter_map(|s| match self.apps.get(s).map(|a| &a.state) {
+            Some(AppState::Waiting { since, .. }) => Some(*since + self.cfg.link_wait),
             _ => None,
         });
         self.uplink.poll_timeout().into_iter().chain(waiting).min()

@@ -15,7 +15,7 @@ use super::uplink::{Uplink, UplinkEvent};
 use crate::config::network::Network;
 use crate::config::policy::Policy;
 use crate::crypto::{CipherCode, Engine, RsaPublicKey};
-use crate::event::{Action, Now, SockId, SockIds};
+use crate::event::{queue_send, Action, Now, SockId, SockIds};
 use crate::onion::{self, OnionPlan, RouteHop};
 use crate::router::aci::{AciAllocator, Half};
 use crate::router::create_chunks;
@@ -77,6 +77,11 @@ pub struct OnionProxy {
     apps: HashMap<SockId, App>,
     by_aci: HashMap<Aci, SockId>,
     awaiting_ack: HashSet<Aci>,
+    /// Applications that entered [`AppState::Waiting`] (some may have moved on since): the
+    /// ones `tick` and `poll_timeout` look at, instead of every application.
+    waiting: Vec<SockId>,
+    /// Reading from applications is paused because the uplink's write buffer is full.
+    apps_paused: bool,
     started: bool,
     /// Connections opened, and how each ended, for logs and tests.
     pub opened: u64,
@@ -121,6 +126,8 @@ impl OnionProxy {
             apps: HashMap::new(),
             by_aci: HashMap::new(),
             awaiting_ack: HashSet::new(),
+            waiting: Vec::new(),
+            apps_paused: false,
             started: false,
             opened: 0,
             last_now: now,
@@ -180,6 +187,7 @@ impl OnionProxy {
         }
         let Some(app) = self.apps.get_mut(&sock) else { return };
         app.state = AppState::Waiting { structure, extra, since: now.mono };
+        self.waiting.push(sock);
         if self.uplink.is_open() {
             self.open_connection(now, sock);
         }
@@ -313,7 +321,7 @@ impl OnionProxy {
                         app.got_eof = true;
                         self.actions.push_back(Action::ShutdownWrite { sock });
                     }
-                    AppState::Open => self.actions.push_back(Action::Send { sock, data: data.to_vec() }),
+                    AppState::Open => queue_send(&mut self.actions, sock, data),
                     _ => {}
                 }
             }
@@ -335,6 +343,12 @@ impl OnionProxy {
         self.by_aci.clear();
         self.awaiting_ack.clear();
         self.aci = AciAllocator::new(Half::Low);
+        // The full buffer went with the uplink: the applications left may read again.
+        if std::mem::take(&mut self.apps_paused) {
+            for &sock in self.apps.keys() {
+                self.actions.push_back(Action::ResumeRead { sock });
+            }
+        }
     }
 
     fn handle_uplink(&mut self, now: Now, ev: Option<UplinkEvent>) {
