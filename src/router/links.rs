@@ -1,15 +1,15 @@
 //! Link life cycle (SPEC §3): dialling lower neighbours with backoff, accepting higher ones and
-//! anonymous clients, STS keying, wake-up on restart, liveness, and link loss.
+//! anonymous clients, STS keying, wake-up on restart, and link loss (liveness: `liveness.rs`).
 
 use std::net::{SocketAddr, SocketAddrV4};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{debug, info, warn};
-use rand::Rng;
 
 use super::aci::{half_for, AciAllocator};
 use super::backoff::Backoff;
 use super::core::{Router, Slot};
+use super::liveness::exp_delay;
 use crate::config::neighbors::Neighbor;
 use crate::crypto::RsaPublicKey;
 use crate::event::{Action, Now, SockId};
@@ -151,7 +151,7 @@ impl Router {
         }
     }
 
-    fn dial(&mut self, now: Now, idx: usize, wakeup: bool) {
+    pub(super) fn dial(&mut self, now: Now, idx: usize, wakeup: bool) {
         let sock = self.ids.fresh();
         let addr = self.neighbors[idx].addr;
         debug!("dialling {addr}{}", if wakeup { " (wake-up)" } else { "" });
@@ -349,61 +349,4 @@ impl Router {
             }
         }
     }
-
-    /// Link timers, padding, redials and replay-cache expiry.
-    pub(super) fn housekeeping(&mut self, now: Now) {
-        let t = self.cfg.timeouts.clone();
-        let mut lost: Vec<(SockId, &'static str)> = Vec::new();
-        let mut pad: Vec<SockId> = Vec::new();
-        for (id, l) in self.links.iter_mut() {
-            match &l.state {
-                LinkState::Connecting | LinkState::Handshaking { .. } => {
-                    if now.mono >= l.opened + t.handshake {
-                        lost.push((*id, "handshake not finished in time"));
-                    }
-                }
-                LinkState::Open { carrier: false, .. } => {
-                    if l.established.is_some_and(|e| now.mono >= e + t.handshake) {
-                        lost.push((*id, "wake-up done"));
-                    }
-                }
-                LinkState::Open { .. } => {
-                    if now.mono >= l.last_rx + t.idle_close {
-                        lost.push((*id, "nothing received for too long"));
-                        continue;
-                    }
-                    if now.mono >= l.last_tx + t.idle_padding {
-                        pad.push(*id);
-                    }
-                    while let Some(due) = l.next_padding.filter(|d| *d <= now.mono) {
-                        pad.push(*id);
-                        l.next_padding = Some(due + exp_delay(&mut self.rng, self.cfg.padding_rate));
-                    }
-                }
-            }
-        }
-        for (id, why) in lost {
-            self.link_lost(now, id, why);
-        }
-        for id in pad {
-            let cell = Cell::padding(&mut self.rng);
-            if let Some(l) = self.links.get_mut(&id) {
-                l.last_tx = now.mono;
-            }
-            self.queue_cell(now, id, cell);
-        }
-        for i in 0..self.neighbors.len() {
-            let n = &self.neighbors[i];
-            if n.link.is_none() && n.attempt.is_none() && n.next_dial.is_some_and(|d| d <= now.mono) {
-                self.dial(now, i, false);
-            }
-        }
-        self.replay.expire(now.unix);
-    }
-}
-
-/// An exponentially distributed delay with mean 1/rate (Poisson padding).
-fn exp_delay(rng: &mut impl Rng, rate: f64) -> Duration {
-    let u: f64 = rng.gen_range(f64::EPSILON..1.0);
-    Duration::from_secs_f64((-u.ln() / rate).min(3600.0))
 }

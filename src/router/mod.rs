@@ -8,6 +8,7 @@ pub mod core;
 mod exit;
 pub mod flow;
 mod links;
+mod liveness;
 pub mod mixer;
 pub mod replay;
 pub mod stats;
