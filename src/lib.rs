@@ -6,6 +6,8 @@ pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod link;
 pub mod net;
 pub mod onion;

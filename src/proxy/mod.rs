@@ -37,10 +37,10 @@
 //! two-way relay of `CONNECT` tunnels and rlogin).
 
 pub mod driver;
-mod http;
+pub(crate) mod http;
 mod relay;
 mod rlogin;
-mod smtp;
+pub(crate) mod smtp;
 
 #[cfg(test)]
 mod rlogin_tests;

@@ -172,6 +172,23 @@ impl Router {
         sock
     }
 
+    /// Take a connection whose link is already keyed, as if its STS handshake with `peer` had
+    /// just completed. Only for the fuzz harness (`crate::fuzzing`), which drives cells into a
+    /// router without paying for Diffie-Hellman and RSA signatures on every run.
+    #[doc(hidden)]
+    pub fn accept_keyed_link(
+        &mut self,
+        now: Now,
+        tcp_peer: SocketAddr,
+        peer: PeerIdentity,
+        codec: LinkCodec,
+    ) -> SockId {
+        let sock = self.ids.fresh();
+        self.links.insert(sock, Link::new(tcp_peer, None, false, LinkState::Connecting, now));
+        self.link_established(now, sock, peer, codec);
+        sock
+    }
+
     pub(super) fn link_connected(&mut self, now: Now, sock: SockId, result: std::io::Result<()>) {
         if let Err(e) = result {
             self.link_lost(now, sock, &format!("connect failed: {e}"));

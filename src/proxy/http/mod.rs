@@ -12,12 +12,12 @@
 
 use std::collections::VecDeque;
 
-mod body;
+pub(crate) mod body;
 mod dispatch;
 mod exchange;
-mod filter;
-mod request;
-mod response;
+pub(crate) mod filter;
+pub(crate) mod request;
+pub(crate) mod response;
 mod upstream;
 
 #[cfg(test)]

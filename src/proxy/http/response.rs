@@ -20,6 +20,10 @@ pub enum ResponseError {
     BadContentLength,
     #[error("unexpected 101 Switching Protocols (the proxy never asks for an upgrade)")]
     SwitchingProtocols,
+    /// Three digits below 100 (`034`): not a status code, and the rewritten status line would
+    /// carry only two digits.
+    #[error("status code {0:03} is below 100")]
+    BadStatusCode(u16),
 }
 
 /// A parsed and rewritten response head.
@@ -69,6 +73,9 @@ pub fn parse_response(
     let (Some(minor), Some(code)) = (resp.version, resp.code) else {
         return Err(ResponseError::Malformed(httparse::Error::Status));
     };
+    if code < 100 {
+        return Err(ResponseError::BadStatusCode(code));
+    }
     if code == 101 {
         return Err(ResponseError::SwitchingProtocols);
     }
@@ -145,6 +152,8 @@ mod tests {
     fn errors() {
         let err = |raw: &[u8]| parse_response(raw, true, false).err();
         assert_eq!(err(b"HTTP/1.1 101 Switching\r\n\r\n"), Some(ResponseError::SwitchingProtocols));
+        assert_eq!(err(b"HTTP/1.0 034 Odd\r\n\r\n"), Some(ResponseError::BadStatusCode(34)));
+        assert_eq!(err(b"HTTP/1.0 000 \r\n\r\n"), Some(ResponseError::BadStatusCode(0)));
         assert_eq!(err(b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n"), Some(ResponseError::BadContentLength));
         assert_eq!(err(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"), Some(ResponseError::BadContentLength));
         assert!(matches!(err(b"SMTP/1.1 200 OK\r\n\r\n"), Some(ResponseError::Malformed(_))));

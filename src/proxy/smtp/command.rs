@@ -102,10 +102,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         "HELO" | "EHLO" if arg.is_empty() || arg.contains(' ') => Err(CommandError::Syntax("HELO/EHLO domain")),
         "HELO" | "EHLO" => Ok(Command::Helo { extended: verb == "EHLO", line: line.to_vec() }),
         "MAIL" => {
-            let (path, _) = split_path(arg, "FROM:").ok_or(CommandError::Syntax("MAIL FROM:<address>"))?;
-            if path.contains(['<', '>']) {
-                return Err(CommandError::Syntax("MAIL FROM:<address>"));
-            }
+            split_path(arg, "FROM:").ok_or(CommandError::Syntax("MAIL FROM:<address>"))?;
             Ok(Command::Mail { line: line.to_vec() })
         }
         "RCPT" => {
@@ -135,7 +132,8 @@ fn split_path<'a>(arg: &'a str, keyword: &str) -> Option<(&'a str, &'a str)> {
         // Older clients (paper §7.6: `MAIL From: joe@sender.com`) omit the brackets.
         None => rest.split_once(' ').unwrap_or((rest, "")),
     };
-    (!path.contains(' ')).then_some((path, params.trim()))
+    // The path is replayed inside `<...>`: no blanks and no brackets of its own.
+    (!path.contains([' ', '\t', '<', '>'])).then_some((path, params.trim()))
 }
 
 /// `user%host@proxy` (the `@proxy` part optional) → user `user` at `host`; the last `%` splits.
@@ -187,6 +185,11 @@ mod tests {
         assert_eq!(rcpt("RCPT TO:<%h@p>"), Err(CommandError::NotRelayForm));
         assert_eq!(rcpt("RCPT TO:<u%bad..host@p>"), Err(CommandError::BadHost("bad..host".into())));
         assert!(matches!(rcpt("RCPT FROM:<u%h@p>"), Err(CommandError::Syntax(_))));
+        // Found by fuzzing: without brackets the path ran to the next space, brackets included,
+        // and came back as 'RCPT TO:<u%[192.0<mary@recipient.com>'.
+        assert!(matches!(rcpt("rcpt to: u%[192.0<mary%recipient.com@onion.com>"), Err(CommandError::Syntax(_))));
+        assert!(matches!(rcpt("RCPT TO:<a<b%host>"), Err(CommandError::Syntax(_))));
+        assert!(matches!(rcpt("RCPT TO:<a\tb%host>"), Err(CommandError::Syntax(_))));
     }
 
     #[test]

@@ -8,10 +8,10 @@
 //! client's further bytes stay buffered (bounded). After a message the anonymous connection is
 //! kept for the next message if that goes to the same host (and closed with QUIT otherwise).
 
-mod command;
-mod message;
+pub(crate) mod command;
+pub(crate) mod message;
 mod replay;
-mod reply;
+pub(crate) mod reply;
 
 #[cfg(test)]
 mod tests;
