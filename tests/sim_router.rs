@@ -252,8 +252,50 @@ fn create_that_never_completes_times_out_and_floods_leave_nothing() {
     assert_eq!(r.stats().destroy_unknown_aci, 3000);
     net.advance(Duration::from_secs(11), Duration::from_secs(1));
     let r = net.node::<Router>(routers[0]);
-    assert_eq!(r.stats().onions_refused.get("CREATE never completed"), Some(&3001));
+    // At most MAX_CREATING_PER_LINK reassemblies at once: the rest are refused at once.
+    let held = ork::router::slots::MAX_CREATING_PER_LINK as u64;
+    assert_eq!(r.stats().onions_refused.get("too many onions in progress"), Some(&(3000 - held)));
+    assert_eq!(r.stats().onions_refused.get("CREATE never completed"), Some(&(1 + held)));
     assert_eq!(r.connection_count(), 1, "only the real connection is left");
     let back = client.cells(&net);
     assert_eq!(destroys(&back).len(), 3000, "every partial CREATE answered with a DESTROY");
+}
+
+/// Partial CREATEs are bounded over all links too: nine clients with 1,000 each fill the
+/// router's 8,192 places, the rest are refused at once, and a real onion gets through again once
+/// the partial ones have timed out.
+#[test]
+fn partial_creates_are_bounded_over_all_links() {
+    use ork::router::slots::{MAX_CREATING, MAX_CREATING_PER_LINK};
+    let (mut net, routers) = routers_only(2, full_mesh(2), Duration::ZERO);
+    let (onion, _) = onion_for(&[0, 1], net.now.unix as u32 + 600, 1);
+    let first = create_cells(1, &onion)[0].clone();
+    let per_client = 1000u16;
+    assert!(usize::from(per_client) <= MAX_CREATING_PER_LINK);
+    let mut clients = Vec::new();
+    for _ in 0..9 {
+        let mut c = RawClient::connect(&mut net, 0);
+        let flood: Vec<Cell> = (1..=per_client).map(|aci| Cell { aci: Aci(aci), ..first.clone() }).collect();
+        c.send(&mut net, &flood);
+        clients.push(c);
+    }
+    net.run();
+    let refused = 9 * u64::from(per_client) - MAX_CREATING as u64;
+    let stats = net.node::<Router>(routers[0]).stats();
+    assert_eq!(stats.onions_refused.get("too many onions in progress"), Some(&refused), "{:?}", stats.onions_refused);
+    let answered: usize = clients.iter_mut().map(|c| destroys(&c.cells(&net)).len()).sum();
+    assert_eq!(answered as u64, refused, "every refused CREATE answered with a DESTROY");
+    // While full, a real onion is refused too; after the timeout it goes through.
+    let mut real = RawClient::connect(&mut net, 0);
+    real.send(&mut net, &create_cells(7, &onion));
+    net.run();
+    assert_eq!(destroys(&real.cells(&net)), vec![7]);
+    net.advance(Duration::from_secs(11), Duration::from_secs(1));
+    let stats = net.node::<Router>(routers[0]).stats();
+    assert_eq!(stats.onions_refused.get("CREATE never completed"), Some(&(MAX_CREATING as u64)));
+    let (again, _) = onion_for(&[0, 1], net.now.unix as u32 + 600, 2);
+    real.send(&mut net, &create_cells(9, &again));
+    net.run();
+    assert!(destroys(&real.cells(&net)).is_empty(), "a real onion is peeled once there is room");
+    assert_eq!(net.node::<Router>(routers[0]).stats().onions_peeled, 1);
 }

@@ -5,6 +5,7 @@ use log::{debug, info, warn};
 
 use super::core::{CircId, Circuit, Next, Router, Slot, Timer};
 use super::exit::Exit;
+use super::slots::{MAX_CREATING, MAX_CREATING_PER_LINK};
 use crate::crypto::Engine;
 use crate::event::{Action, Now, SockId};
 use crate::onion::{self, Onion, ONION_LEN};
@@ -44,6 +45,10 @@ impl Router {
             None => {
                 if len == 0 || len > PAYLOAD_LEN {
                     self.refuse(now, link, aci, "bad CREATE length");
+                    return;
+                }
+                if self.slots.creating_on(link) >= MAX_CREATING_PER_LINK || self.slots.creating() >= MAX_CREATING {
+                    self.refuse(now, link, aci, "too many onions in progress");
                     return;
                 }
                 let onion = cell.body[1..1 + len].to_vec();

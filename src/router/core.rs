@@ -18,6 +18,7 @@ use super::flow::Flow;
 use super::links::{Link, NeighborState};
 use super::mixer::Mixer;
 use super::replay::ReplayCache;
+use super::slots::Slots;
 use super::stats::Stats;
 use crate::crypto::Engine;
 use crate::event::{Action, Core, ListenerIdx, Now, SockId, SockIds};
@@ -72,7 +73,7 @@ pub struct Router {
     pub(super) actions: VecDeque<Action>,
     pub(super) links: HashMap<SockId, Link>,
     pub(super) neighbors: Vec<NeighborState>,
-    pub(super) slots: BTreeMap<(SockId, Aci), Slot>,
+    pub(super) slots: Slots,
     pub(super) circs: HashMap<CircId, Circuit>,
     pub(super) next_circ: u64,
     /// Exit streams (sockets to destinations) and their connections.
@@ -111,7 +112,7 @@ impl Router {
             actions: VecDeque::new(),
             links: HashMap::new(),
             neighbors,
-            slots: BTreeMap::new(),
+            slots: Slots::default(),
             circs: HashMap::new(),
             next_circ: 0,
             streams: HashMap::new(),

@@ -11,6 +11,7 @@ mod links;
 mod liveness;
 pub mod mixer;
 pub mod replay;
+pub mod slots;
 pub mod stats;
 
 pub use self::config::{RouterConfig, Timeouts};
