@@ -33,5 +33,6 @@ ulimit -Hn 65536 2>/dev/null || true
 ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
 
 mkdir -p bench-results
-exec "$py" scripts/bench.py run --ork target/release/ork --flood target/release/examples/onion_flood \
+bin=${CARGO_TARGET_DIR:-target}/release
+exec "$py" scripts/bench.py run --ork "$bin/ork" --flood "$bin/examples/onion_flood" \
     --out bench-results "$@"

@@ -42,6 +42,6 @@ echo "==> the routes the anonymous connections took (onion proxy log)"
 grep "connection to" "$dir/logs/onion-proxy.log" | sed 's/.*connection to/    connection to/'
 sleep 1.2
 echo "==> ork status $dir/r1.status  (what an operator sees; no connection maps)"
-"$root/target/release/ork" status "$dir/r1.status" | sed 's/^/    /'
+"${CARGO_TARGET_DIR:-$root/target}/release/ork" status "$dir/r1.status" | sed 's/^/    /'
 echo
 echo "==> tearing down"

@@ -9,7 +9,7 @@ ensure_rust
 
 echo "==> cargo build --release"
 cargo build --release --quiet
-ork=$PWD/target/release/ork
+ork=${CARGO_TARGET_DIR:-$PWD/target}/release/ork
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -43,7 +43,7 @@ done
 case $config in firewall | remote-proxy | customer-isp) ;; *)
     echo "testbed: --config must be firewall, remote-proxy or customer-isp, not '$config'" >&2; exit 2 ;;
 esac
-ork=${ORK:-$root/target/release/ork}
+ork=${ORK:-${CARGO_TARGET_DIR:-$root/target}/release/ork}
 pids=$dir/pids logs=$dir/logs
 
 # --- processes -------------------------------------------------------------------------------
