@@ -17,6 +17,9 @@ TEST_TOOLS=(
     in.rlogind:rsh-redone-server # tests/proc_proxies.rs: the rlogin daemon (as root)
     script:bsdutils           # gives the rlogin client a terminal
     ip:iproute2               # tests/testbed.rs: the network-namespace testbed (as root)
+    nft:nftables              # testbed.sh --delay without sch_netem: an NFQUEUE rule by nft,
+    iptables:iptables         # or by iptables where nft has no `queue` (CONFIG_NFT_QUEUE unset)
+    ping:iputils-ping         # tests/testbed.rs: the round trip the --delay makes (as root)
     tshark:tshark             # tests/proc_capture.rs: packet captures of the links (as root)
 )
 ensure_packages "${TEST_TOOLS[@]}"
@@ -50,9 +53,17 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "NOTE: not root: the real rlogin/in.rlogind test, the packet-capture checks and the network-namespace testbed SKIPPED"
 fi
 command -v chromium >/dev/null 2>&1 || echo "NOTE: no chromium: the browser test SKIPPED"
+# The netns testbed delays with netem when the kernel has it, else through NFQUEUE (testbed.sh).
 if [ "$(id -u)" -eq 0 ] && ! (ip netns add ork-netem-probe && ip -n ork-netem-probe link add v0 type veth peer name v1 &&
     ip netns exec ork-netem-probe tc qdisc add dev v0 root netem delay 1ms) 2>/dev/null; then
-    echo "NOTE: this kernel has no netem qdisc: the 20-router netns testbed ran without its 20 ms delay"
+    if ip netns exec ork-netem-probe nft 'add table inet p; add chain inet p o { type filter hook output priority 0; };
+        add rule inet p o queue num 0 bypass' 2>/dev/null ||
+        ip netns exec ork-netem-probe iptables -A OUTPUT -j NFQUEUE --queue-num 0 --queue-bypass 2>/dev/null; then
+        echo "NOTE: this kernel has no netem qdisc: the 20-router netns testbed delayed its packets 20 ms through" \
+            "NFQUEUE (scripts/servers/nfq_delay.py) instead"
+    else
+        echo "NOTE: this kernel has no netem qdisc and no NFQUEUE: the 20-router netns testbed ran without its 20 ms delay"
+    fi
 fi
 ip netns del ork-netem-probe 2>/dev/null || true
 echo "==> all checks passed"

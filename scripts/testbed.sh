@@ -18,7 +18,10 @@
 # Loopback mode: routers on 127.0.0.1:9001.. (five unless --routers), full mesh. Netns mode (root):
 # each router in its own namespace ork-rI at 10.77.0.I on a bridge in namespace ork-br, the
 # proxies and servers in ork-cl (10.77.0.250); each router linked to K random others (a
-# connected graph); --delay adds `tc netem` delay on every router's link when the kernel has it.
+# connected graph). --delay D holds every packet a router sends for D (one way, per hop):
+# `tc netem` on its eth0 when the kernel has sch_netem, else an NFQUEUE rule (nft, or iptables)
+# in the router's namespace and scripts/servers/nfq_delay.py there (process delay-rI) holding
+# each packet for D. `up` prints which one gives the delay, and a WARNING if neither can.
 # Only loopback and namespaces this script creates carry traffic.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,7 +38,7 @@ while [ $# -gt 0 ]; do
     --routers) routers=$2; shift 2 ;;
     --links) links=$2; shift 2 ;;
     --delay) delay=$2; shift 2 ;;
-    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) [[ "$cmd" = logs || "$cmd" = restart ]] && [ -z "${only:-}" ] && { only=$1; shift; continue; }
        echo "testbed: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
@@ -101,8 +104,9 @@ wait_log() {
 
 ns_up() {
     [ "$(id -u)" -eq 0 ] || { echo "testbed: --netns needs root" >&2; exit 1; }
-    ensure_packages ip:iproute2 tc:iproute2
+    ensure_packages ip:iproute2 tc:iproute2 nft:nftables iptables:iptables
     : >"$dir/netns.list"
+    : >"$dir/delay.list"
     ip netns add ork-br && echo ork-br >>"$dir/netns.list"
     ip -n ork-br link add br0 type bridge
     ip -n ork-br link set br0 up
@@ -115,20 +119,63 @@ ns_up() {
         ip -n "$ns" addr add "$addr/24" dev eth0
         ip -n "$ns" link set eth0 up
         ip -n "$ns" link set lo up
-        if [ -n "$delay" ] && [ "$i" != cl ]; then
-            if ! ip netns exec "$ns" tc qdisc add dev eth0 root netem delay "$delay" 2>/dev/null; then
-                echo "WARNING: this kernel has no netem qdisc (sch_netem): links run WITHOUT the $delay delay" >&2
-                delay=""
-            fi
-        fi
+        if [ -n "$delay" ] && [ "$i" != cl ]; then echo "$i $(delay_egress "$ns") $delay" >>"$dir/delay.list"; fi
     done
+    [ -n "$delay" ] || return 0
+    local none rules
+    none=$(grep -c ' none ' "$dir/delay.list" || true)
+    rules=$(awk '$2 != "netem" { print $2 }' "$dir/delay.list" | sort -u | paste -sd /)
+    if [ "$none" -gt 0 ]; then
+        echo "WARNING: no netem qdisc (sch_netem) and no NFQUEUE rule (nft, iptables) in $none router" \
+            "namespace(s): their links run WITHOUT the $delay delay" >&2
+    elif [ -z "$rules" ]; then
+        echo "==> delay $delay on every router's egress: netem (tc qdisc)"
+    else
+        echo "==> delay $delay on every router's egress: nfqueue (this kernel has no sch_netem): an $rules" \
+            "NFQUEUE rule and scripts/servers/nfq_delay.py in each router's namespace"
+    fi
+}
+
+# delay_egress NS: make every packet NS sends out of eth0 wait $delay, and print how: netem (a
+# qdisc), nft or iptables (a rule handing each packet to NFQUEUE 0, where a delay-rI process holds
+# it; `bypass` lets packets through while none is bound), or none. An nft ruleset is applied
+# whole or not at all; the kernel may lack its `queue` (CONFIG_NFT_QUEUE) yet have iptables'
+# NFQUEUE target (xt_NFQUEUE), as the Firecracker guests this project is developed on do.
+delay_egress() {
+    if ip netns exec "$1" tc qdisc add dev eth0 root netem delay "$delay" 2>/dev/null; then
+        echo netem
+    elif ip netns exec "$1" nft -f - 2>/dev/null <<'EOF'; then
+add table inet orkdelay
+add chain inet orkdelay out { type filter hook output priority 0; }
+add rule inet orkdelay out oifname "eth0" queue num 0 bypass
+EOF
+        echo nft
+    elif ip netns exec "$1" iptables -A OUTPUT -o eth0 -j NFQUEUE --queue-num 0 --queue-bypass 2>/dev/null; then
+        echo iptables
+    else
+        echo none
+    fi
+}
+
+# Start the nfq_delay.py of every router whose delay is an NFQUEUE rule, and wait until each
+# has bound its queue (before the routers start, so their first packet is delayed too).
+ns_delays() {
+    [ -f "$dir/delay.list" ] || return 0
+    local i by d
+    while read -r i by d; do
+        case $by in nft | iptables) ;; *) continue ;; esac
+        start "delay-r$i" "ork-r$i" python3 "$root/scripts/servers/nfq_delay.py" --queue 0 --delay "$d"
+    done <"$dir/delay.list"
+    while read -r i by d; do
+        case $by in nft | iptables) wait_log "delay-r$i" "bound to queue" ;; esac
+    done <"$dir/delay.list"
 }
 
 ns_down() {
     [ -f "$dir/netns.list" ] || return 0
     local ns
     while read -r ns; do ip netns del "$ns" 2>/dev/null || true; done <"$dir/netns.list"
-    rm -f "$dir/netns.list"
+    rm -f "$dir/netns.list" "$dir/delay.list"
 }
 
 # Where router I listens and runs.
@@ -227,8 +274,10 @@ up() {
     [ -x "$ork" ] || { echo "testbed: $ork not built (cargo build --release)" >&2; exit 1; }
     ensure_packages python3:python3 aiosmtpd:python3-aiosmtpd
     plan
+    set -E # the ERR trap fires inside functions too (ns_up, ns_delays, ...), not only in up's body
     trap 'echo "testbed: up failed; stopping what it started" >&2; down' ERR
     if [ "$netns" = 1 ] && [ ! -f "$dir/netns.list" ]; then ns_up; fi
+    if [ "$netns" = 1 ]; then ns_delays; fi
     [ "$fresh" = 0 ] || write_files
     echo "==> $routers routers ($config configuration, $([ "$netns" = 1 ] && echo "network namespaces" || echo loopback)), files in $dir"
     local i
