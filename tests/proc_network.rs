@@ -306,6 +306,10 @@ fn status_file_shows_links_and_counters_but_no_connection_maps() {
     let want = ["connections", "identity", "links", "mixer_queue", "neighbors", "replay_cache", "stats"];
     assert_eq!(keys, want, "only aggregate fields, no connection maps");
     for l in v["links"].as_array().expect("links") {
-        assert_eq!(l.as_object().expect("link").len(), 4, "peer, uptime and two counters per link: {l}");
+        let mut fields: Vec<&str> = l.as_object().expect("link").keys().map(|k| k.as_str()).collect();
+        fields.sort_unstable();
+        let want = ["cells_in", "cells_out", "peer", "queued_cells", "unwritten_bytes", "up_for_secs", "up_since_unix"];
+        assert_eq!(fields, want, "peer, uptime, counters and queue depth per link: {l}");
     }
+    assert!(text.contains("queued 0 cell(s), 0 byte(s) unwritten"), "queue depth of an idle link: {text}");
 }

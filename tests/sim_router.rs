@@ -141,7 +141,7 @@ fn mixing_reorders_across_connections_and_keeps_each_connections_order() {
 
 #[test]
 fn onion_cells_leave_with_the_batch_not_as_a_burst_after_rsa() {
-    let (mut net, _) = routers_only(2, full_mesh(2), Duration::from_millis(10));
+    let (mut net, routers) = routers_only(2, full_mesh(2), Duration::from_millis(10));
     let mut client = RawClient::connect(&mut net, 0);
     let mut engines = open_connections(&mut net, &mut client, 10);
     net.log_wire = true;
@@ -160,8 +160,15 @@ fn onion_cells_leave_with_the_batch_not_as_a_burst_after_rsa() {
             .collect()
     };
     assert!(r1_to_r2(&net).is_empty(), "nothing left r1 before the mixing interval ended");
+    // The operator's view: the batch waits in the mixer, counted on the link it will leave by.
+    let queued = |net: &ork::sim::SimNet| -> Vec<(String, usize)> {
+        let report = net.node::<Router>(routers[0]).status_report(net.now);
+        report.links.iter().map(|l| (l.peer.clone(), l.queued_cells)).filter(|(_, n)| *n > 0).collect()
+    };
+    assert_eq!(queued(&net), vec![("router 127.0.0.1:9002".to_string(), 16)], "queue depth per link");
     net.advance(Duration::from_millis(10), Duration::from_millis(10));
     assert_eq!(r1_to_r2(&net), vec![16], "10 DATA and 6 CREATE cells left r1 as one batch");
+    assert!(queued(&net).is_empty(), "the mixer is empty after the batch left");
 }
 
 /// Batches (link writes) in which r2 sends the DESTROYs caused by losing r3, for 20 connections

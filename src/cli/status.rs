@@ -33,8 +33,14 @@ pub fn render(r: &StatusReport) -> String {
     );
     for l in &r.links {
         out += &format!(
-            "  link {:<40} up {:>6} s  cells in {:>10}  out {:>10}\n",
-            l.peer, l.up_for_secs, l.cells_in, l.cells_out
+            "  link {:<40} up {:>6} s (since {})  cells in {:>10}  out {:>10}  queued {} cell(s), {} byte(s) unwritten\n",
+            l.peer,
+            l.up_for_secs,
+            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(l.up_since_unix)),
+            l.cells_in,
+            l.cells_out,
+            l.queued_cells,
+            l.unwritten_bytes
         );
     }
     let refused: u64 = r.stats.onions_refused.values().sum();

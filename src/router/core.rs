@@ -144,15 +144,25 @@ impl Router {
     /// counters, connection count, onions peeled and refused by reason, replay-cache size. Never
     /// the connection maps.
     pub fn status_report(&self, now: Now) -> super::stats::StatusReport {
+        let mut queued: HashMap<SockId, usize> = HashMap::new();
+        for ((sock, _), n) in self.mixer.queue_lengths() {
+            *queued.entry(sock).or_default() += n;
+        }
         let mut links: Vec<super::stats::LinkStatus> = self
             .links
-            .values()
-            .filter(|l| l.is_carrier())
-            .map(|l| super::stats::LinkStatus {
-                peer: l.describe(),
-                up_for_secs: l.established.map_or(0, |t| now.mono.saturating_duration_since(t).as_secs()),
-                cells_in: l.cells_in,
-                cells_out: l.cells_out,
+            .iter()
+            .filter(|(_, l)| l.is_carrier())
+            .map(|(sock, l)| {
+                let up_for_secs = l.established.map_or(0, |t| now.mono.saturating_duration_since(t).as_secs());
+                super::stats::LinkStatus {
+                    peer: l.describe(),
+                    up_for_secs,
+                    up_since_unix: now.unix.saturating_sub(up_for_secs),
+                    cells_in: l.cells_in,
+                    cells_out: l.cells_out,
+                    queued_cells: queued.get(sock).copied().unwrap_or(0),
+                    unwritten_bytes: l.unwritten,
+                }
             })
             .collect();
         links.sort_by(|a, b| a.peer.cmp(&b.peer));
@@ -281,6 +291,9 @@ impl Core for Router {
     }
 
     fn write_buffered(&mut self, _now: Now, sock: SockId, bytes: usize) {
+        if let Some(link) = self.links.get_mut(&sock) {
+            link.unwritten = bytes;
+        }
         self.flow_update(sock, bytes);
     }
 

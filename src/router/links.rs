@@ -83,6 +83,8 @@ pub(super) struct Link {
     pub rx_cells: Vec<Cell>,
     pub cells_in: u64,
     pub cells_out: u64,
+    /// Bytes the driver last reported as unwritten on the link's socket.
+    pub unwritten: usize,
     /// The link's key-log tag, kept only when the key log is on.
     pub key_log_tag: Option<String>,
 }
@@ -104,6 +106,7 @@ impl Link {
             rx_cells: Vec::new(),
             cells_in: 0,
             cells_out: 0,
+            unwritten: 0,
             key_log_tag: None,
         }
     }

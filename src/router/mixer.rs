@@ -109,6 +109,11 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
     pub fn queued(&self, key: K) -> usize {
         self.slots.get(&key).and_then(|&slot| self.queues.get(slot)).map_or(0, VecDeque::len)
     }
+
+    /// Each key of the current batch with its queue length, in first-arrival order.
+    pub fn queue_lengths(&self) -> impl Iterator<Item = (K, usize)> + '_ {
+        self.keys.iter().zip(&self.queues).map(|(&k, q)| (k, q.len()))
+    }
 }
 
 #[cfg(test)]

@@ -31,8 +31,18 @@ impl Stats {
 pub struct LinkStatus {
     pub peer: String,
     pub up_for_secs: u64,
+    /// When the link was keyed, seconds since the Unix epoch.
+    #[serde(default)]
+    pub up_since_unix: u64,
     pub cells_in: u64,
     pub cells_out: u64,
+    /// Cells waiting in the mixer for this link (all its connections together).
+    #[serde(default)]
+    pub queued_cells: usize,
+    /// Bytes written to the link's socket and not yet taken by the kernel (backpressure pauses
+    /// the link's sources above 512 KiB).
+    #[serde(default)]
+    pub unwritten_bytes: usize,
 }
 
 /// A router's status snapshot (`--status-file`).
