@@ -400,6 +400,35 @@ fn link_captures_show_what_the_paper_claims() {
             .join(", ")
     ));
 
+    // 5b. The interleaving is random, not merely a reordering: a mixer that sent each batch
+    // grouped by connection would also reorder, but an observer would see runs. Cells that
+    // leave in one TCP segment come from one batch; k connections in a segment of n cells need
+    // only k - 1 switches between connections. Count the switches beyond that ("excess") over
+    // the n - k a segment could have, on every direction a router sends.
+    let (mut excess, mut room) = (0usize, 0usize);
+    for l in links.iter().filter(|l| !(l.anonymous && l.from_dialler)) {
+        let data: Vec<(u16, f64)> =
+            l.cells.iter().filter(|(c, _)| c.command == Cmd::Data).map(|(c, t)| (c.aci.0, *t)).collect();
+        for segment in data.chunk_by(|a, b| a.1 == b.1) {
+            let mut conns: Vec<u16> = segment.iter().map(|c| c.0).collect();
+            conns.sort_unstable();
+            conns.dedup();
+            if conns.len() < 2 {
+                continue;
+            }
+            let switches = segment.windows(2).filter(|w| w[0].0 != w[1].0).count();
+            excess += switches.saturating_sub(conns.len() - 1);
+            room += segment.len() - conns.len();
+        }
+    }
+    let interleaving = excess as f64 / room.max(1) as f64;
+    assert!(room >= 1000, "enough segments with cells of several connections: {room}");
+    assert!(interleaving > 0.15, "batches leave interleaved, not grouped by connection ({interleaving:.3})");
+    say(format!(
+        "interleaving within a batch (TCP segment): {excess} switches between connections beyond the minimum, \
+         of {room} possible ({interleaving:.3}; a batch grouped by connection gives 0)"
+    ));
+
     // PADDING at about the configured rate on every router-router link direction.
     let (mut padding, mut span, mut rates) = (0usize, 0.0f64, Vec::new());
     for l in links.iter().filter(|l| !l.anonymous && l.cells.len() > 10) {
