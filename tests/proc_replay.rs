@@ -73,6 +73,18 @@ impl Raw {
     }
 }
 
+/// Kill r1, start it again (same --state-dir) and send `onion` on ACI 1 of a new link: it must
+/// be refused with DESTROY.
+fn restart_r1_and_replay(bed: &mut Bed, onion: &[u8]) {
+    bed.kill("r1");
+    bed.restart("r1");
+    bed.wait_links();
+    let mut c = raw_connect(bed, 0);
+    c.send_onion(1, onion);
+    let cells = c.cells();
+    assert!(cells.iter().any(|x| x.command == Command::Destroy && x.aci == Aci(1)), "replay after restart: {cells:?}");
+}
+
 #[test]
 fn a_replayed_onion_is_refused_before_and_after_restart() {
     let mut bed = Bed::new(2, vec![(0, 1)]);
@@ -94,13 +106,7 @@ fn a_replayed_onion_is_refused_before_and_after_restart() {
     let cells = c.cells();
     assert!(cells.iter().any(|x| x.command == Command::Destroy && x.aci == Aci(2)), "replay refused: {cells:?}");
 
-    bed.kill("r1");
-    bed.restart("r1");
-    bed.wait_links();
-    let mut c = raw_connect(&bed, 0);
-    c.send_onion(1, &onion);
-    let cells = c.cells();
-    assert!(cells.iter().any(|x| x.command == Command::Destroy && x.aci == Aci(1)), "replay after restart: {cells:?}");
+    restart_r1_and_replay(&mut bed, &onion);
     assert_eq!(bed.log("r1").matches("refused onion on ACI").count(), 2, "two refusals logged");
     assert!(bed.log("r1").contains("replayed"));
 }
@@ -173,13 +179,7 @@ fn an_onion_tapped_from_a_link_is_refused_when_replayed_also_after_restart() {
     assert!(got.iter().any(|x| x.command == Command::Destroy && x.aci == Aci(1)), "tapped onion replayed: {got:?}");
     assert!(bed.log("r1").contains("refused onion on ACI 0x0001: replayed"), "{}", bed.log("r1"));
 
-    bed.kill("r1");
-    bed.restart("r1");
-    bed.wait_links();
-    let mut attacker = raw_connect(&bed, 0);
-    attacker.send_onion(1, &onion);
-    let got = attacker.cells();
-    assert!(got.iter().any(|x| x.command == Command::Destroy && x.aci == Aci(1)), "replay after restart: {got:?}");
+    restart_r1_and_replay(&mut bed, &onion);
     assert_eq!(bed.log("r1").matches("refused onion on ACI 0x0001: replayed").count(), 2, "{}", bed.log("r1"));
 }
 
