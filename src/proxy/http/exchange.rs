@@ -248,6 +248,7 @@ impl HttpSession {
 
     fn establish_tunnel(&mut self, up: Id) {
         self.exchanges.clear();
+        self.upstreams.release_all_but(&mut self.out, Some(up));
         self.out.send_client(b"HTTP/1.1 200 Connection established\r\n\r\n");
         let mut relay = Relay::new(up);
         relay.client_data(&mut self.out, &std::mem::take(&mut self.input));

@@ -245,6 +245,26 @@ fn connect_tunnels_raw_bytes() {
     assert!(h.client_closed && h.peer(t).closed);
 }
 
+/// Found by fuzzing (`fuzz/regressions/http_head/close-client-with-upstream-open`): a CONNECT
+/// after a keep-alive GET left the GET's idle anonymous connection open for good.
+#[test]
+fn connect_after_keep_alive_releases_the_idle_connection() {
+    let mut h = proxy(true);
+    h.client_sends(b"GET http://www.example.org/ HTTP/1.1\r\n\r\n");
+    let get = h.last_opened();
+    h.status(get, Status::Ok);
+    h.upstream_sends(get, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert!(!h.peer(get).closed, "kept alive for the next request");
+    h.client_sends(b"CONNECT www.example.org:443 HTTP/1.1\r\n\r\n");
+    let t = h.last_opened();
+    assert_ne!(t, get);
+    h.status(t, Status::Ok);
+    assert!(h.peer(get).closed, "the tunnel takes the client connection: the idle one is released");
+    h.client_eof();
+    h.upstream_eof(t);
+    assert!(h.client_closed && h.peer(t).closed);
+}
+
 #[test]
 fn connect_failure_is_502() {
     let mut h = proxy(true);

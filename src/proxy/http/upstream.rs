@@ -115,12 +115,18 @@ impl Upstreams {
     }
 
     pub fn release_all(&mut self, out: &mut Outbox) {
+        self.release_all_but(out, None);
+    }
+
+    /// Release every connection except `keep` (a CONNECT tunnel takes the client connection
+    /// over, so no later request can use the others, idle keep-alive ones included).
+    pub fn release_all_but(&mut self, out: &mut Outbox, keep: Option<UpstreamId>) {
         for (&id, up) in &mut self.map {
-            if !up.released {
+            if Some(id) != keep && !up.released {
                 out.push(Action::CloseUpstream { id });
             }
         }
-        self.map.clear();
+        self.map.retain(|&id, _| Some(id) == keep);
     }
 
     /// Send now if the status is OK, keep until it is if not yet known, drop otherwise.
