@@ -27,7 +27,7 @@ use ork::wire::{Aci, Cell, Command};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-/// ACIs an anonymous client may use: the low half of SPEC §2.
+/// ACIs an anonymous client may use: the low half of protocol.md §2.
 const ACIS: u32 = 0x7fff;
 
 fn main() -> anyhow::Result<()> {

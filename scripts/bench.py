@@ -123,7 +123,7 @@ def serve(port):
 
 
 def structure(host, port):
-    """SPEC §7 standard structure, protocol 4 (generic TCP)."""
+    """protocol.md §7 standard structure, protocol 4 (generic TCP)."""
     return bytes([1, 4, 0, 1]) + host.encode() + b"\0" + str(port).encode() + b"\0"
 
 

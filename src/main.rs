@@ -1,5 +1,5 @@
 //! The `ork` binary: parse the command line, set up logging, dispatch to a subcommand and map
-//! its outcome to the exit status of SPEC §14 (0 success, 1 runtime failure, 2 usage or
+//! its outcome to the exit status of protocol.md §14 (0 success, 1 runtime failure, 2 usage or
 //! configuration error).
 
 mod cli;

@@ -1,4 +1,4 @@
-//! Building and peeling onions (SPEC §5): fixed 240-byte onions for routes of 1..=5 hops.
+//! Building and peeling onions (protocol.md §5): fixed 240-byte onions for routes of 1..=5 hops.
 
 use std::net::SocketAddrV4;
 

@@ -1,5 +1,5 @@
 //! Runs the built `ork` binary: keygen → mkonion build → peel ×5 recovers the route, wrong keys
-//! fail cleanly, builds are reproducible and match the SPEC §5 vectors, and OpenSSL reads the keys.
+//! fail cleanly, builds are reproducible and match the protocol.md §5 vectors, and OpenSSL reads the keys.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

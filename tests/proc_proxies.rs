@@ -130,9 +130,11 @@ fn curl_through_the_http_proxy_is_filtered_both_ways() {
     assert!(text.starts_with("HTTP/1.1 502"), "refused destination: {text}");
 }
 
-/// Headless Chromium loads a page and its image through `ork http-proxy` (loopback is proxied
-/// too: `<-loopback>`); the server sees both requests with the filter's generic User-Agent, and the screenshot,
-/// kept as an artifact, shows the image (red) rather than the empty page (white).
+/// Headless Chromium loads a page and its image through `ork http-proxy`. Chromium never sends
+/// loopback destinations to a proxy unless given `--proxy-bypass-list='<-loopback>'` (passed
+/// below), so without it this page would bypass ork. The server sees both requests with the
+/// filter's generic User-Agent, and the screenshot, kept as an artifact, shows the image (red)
+/// rather than the empty page (white).
 #[test]
 fn chromium_loads_a_page_with_an_image_through_the_proxy() {
     let Some(browser) = ["chromium", "chromium-browser"].into_iter().find(|b| has(b)) else {

@@ -1,4 +1,4 @@
-//! Replay protection across a restart (SPEC §5): an onion captured and sent again is refused,
+//! Replay protection across a restart (protocol.md §5): an onion captured and sent again is refused,
 //! also after the router restarts, because the replay cache lives in --state-dir; so is an
 //! onion captured by a tap on a real onion proxy's link, and expired or too-far-ahead onions.
 
@@ -165,7 +165,7 @@ fn an_onion_tapped_from_a_link_is_refused_when_replayed_also_after_restart() {
 
     // What the wire shows without any key: the 6-byte identity and message 1 (an anonymous
     // client sends no message 3), then cells whose payloads (bytes 4..48 of a CREATE) are not
-    // link-crypted; SPEC §5 fixes the onion's split into Lengths 44,44,44,44,44,20.
+    // link-crypted; protocol.md §5 fixes the onion's split into Lengths 44,44,44,44,44,20.
     let wire = seen.lock().unwrap().clone();
     let cells = &wire[6 + 128..];
     assert!(cells.len() >= 6 * 48, "the CREATE cells crossed the tap");

@@ -1,4 +1,4 @@
-//! In-memory tests of link upkeep (SPEC §3, §6): PADDING at the configured rate, and idle links
+//! In-memory tests of link upkeep (protocol.md §3, §6): PADDING at the configured rate, and idle links
 //! kept alive by PADDING rather than closed.
 
 mod common;

@@ -1,4 +1,4 @@
-//! In-memory multi-router tests (SPEC §3–§9) on a simulated network with virtual time: five
+//! In-memory multi-router tests (protocol.md §3–§9) on a simulated network with virtual time: five
 //! router cores, an onion proxy core and simulated destinations.
 
 mod common;

@@ -1,4 +1,4 @@
-//! In-memory tests of one router's rules (SPEC §2, §5, §6) with a raw anonymous client:
+//! In-memory tests of one router's rules (protocol.md §2, §5, §6) with a raw anonymous client:
 //! replayed and stale onions, the DESTROY handshake and ACI reuse, mixing, and onion cells
 //! never leaving as a burst right after an RSA operation.
 

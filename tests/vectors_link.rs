@@ -1,5 +1,5 @@
-//! Known-answer vectors of SPEC §1 and §3 (tests/vectors/link.json, copied from
-//! shared/vectors): the STS transcript with fixed exponents, Z, both link keys, and the first
+//! Known-answer vectors of protocol.md §1 and §3.4 (tests/vectors/link.json, see protocol.md
+//! §16): the STS transcript with fixed exponents, Z, both link keys, and the first
 //! dialler→listener cells link-crypted after message 3.
 
 use std::net::SocketAddrV4;

@@ -1,4 +1,4 @@
-//! Known-answer vectors of SPEC §4, §5 and §13 (tests/vectors/, copied from shared/vectors):
+//! Known-answer vectors of protocol.md §4, §5 and §6.3 (tests/vectors/, listed in protocol.md §16):
 //! onions are built and peeled byte for byte, and DATA cells precrypted per function code.
 
 use std::net::SocketAddrV4;

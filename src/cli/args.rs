@@ -1,5 +1,5 @@
 //! Value types and parsers shared by the subcommands' flags: `[HOST:]PORT`, `HOST:PORT`,
-//! `HOST:PORT=KEY-PATH`, humantime durations and cipher names (SPEC §14).
+//! `HOST:PORT=KEY-PATH`, humantime durations and cipher names (protocol.md §14).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
@@ -48,7 +48,7 @@ pub struct HostPort {
 }
 
 impl HostPort {
-    /// The first IPv4 address of the host (routers are IPv4, SPEC §14); names are resolved.
+    /// The first IPv4 address of the host (routers are IPv4, protocol.md §14); names are resolved.
     pub fn resolve_v4(&self) -> Result<SocketAddrV4, String> {
         if let Ok(ip) = self.host.parse::<Ipv4Addr>() {
             return Ok(SocketAddrV4::new(ip, self.port));
@@ -117,7 +117,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("'{s}' is not a duration like 10ms, 60s or 1h: {e}"))
 }
 
-/// Parse a cipher name or function code (SPEC §5, §13).
+/// Parse a cipher name or function code (protocol.md §4.3).
 pub fn parse_cipher(s: &str) -> Result<CipherCode, String> {
     CipherCode::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = CipherCode::ALL.iter().map(|c| c.name()).collect();

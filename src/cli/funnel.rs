@@ -1,4 +1,4 @@
-//! `ork funnel`: the stand-alone entry funnel of the customer–ISP configuration (SPEC §8) — the
+//! `ork funnel`: the stand-alone entry funnel of the customer–ISP configuration (protocol.md §8) — the
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! `ork http-proxy`: the HTTP application proxy with its privacy filter (SPEC §11).
+//! `ork http-proxy`: the HTTP application proxy with its privacy filter (protocol.md §11).
 
 use anyhow::Context;
 use ork::net::{Reactor, ReactorConfig};

@@ -1,4 +1,4 @@
-//! `ork keygen`: write a router's RSA key pair (SPEC §4): `PREFIX.key`, PKCS#8 PEM created with
+//! `ork keygen`: write a router's RSA key pair (protocol.md §4): `PREFIX.key`, PKCS#8 PEM created with
 //! mode 0600, and `PREFIX.pub`, SubjectPublicKeyInfo PEM.
 
 use std::fs::OpenOptions;

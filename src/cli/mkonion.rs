@@ -1,4 +1,4 @@
-//! `ork mkonion`: build, peel and inspect onions by hand (SPEC §5), reproducibly when asked,
+//! `ork mkonion`: build, peel and inspect onions by hand (protocol.md §5), reproducibly when asked,
 //! so that onions can be cross-checked against other implementations and test vectors.
 
 mod report;

@@ -1,5 +1,5 @@
 //! Command-line interface: the subcommands of `ork` (one file each), their dispatch, and the
-//! typed marker that turns an error into exit status 2 (usage or configuration, SPEC §14).
+//! typed marker that turns an error into exit status 2 (usage or configuration, protocol.md §14).
 
 mod args;
 pub mod config_file;

@@ -1,4 +1,4 @@
-//! `ork onion-proxy`: builds anonymous connections for application proxies (SPEC §7, §8) — the
+//! `ork onion-proxy`: builds anonymous connections for application proxies (protocol.md §7, §8) — the
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,7 +25,7 @@ Example:
   ork onion-proxy --listen 9050 --network net.conf --entry r1 --hops 5
 
 The network file has 'router NAME HOST:PORT PUBLIC-KEY-PATH' and 'link NAME NAME' lines
-(SPEC §10).")]
+(docs/protocol.md §10.2).")]
 pub struct Args {
     /// Address to listen on for application proxies: [HOST:]PORT.
     #[arg(long, value_name = "[HOST:]PORT", default_value = "9050", value_parser = parse_listen)]

@@ -1,4 +1,4 @@
-//! `ork rlogin-proxy`: the RLOGIN application proxy (SPEC §11).
+//! `ork rlogin-proxy`: the RLOGIN application proxy (protocol.md §11).
 
 use anyhow::Context;
 use ork::net::{Reactor, ReactorConfig};

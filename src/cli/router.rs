@@ -1,4 +1,4 @@
-//! `ork router`: an onion router with its entry and exit funnels (SPEC §3, §5, §6, §9).
+//! `ork router`: an onion router with its entry and exit funnels (protocol.md §3, §5, §6, §9).
 
 use std::net::Ipv4Addr;
 use std::os::unix::fs::OpenOptionsExt;
@@ -24,7 +24,7 @@ use super::ConfigContext;
 Example:
   ork router --listen 9001 --key r1.key --neighbors r1.neighbors --state-dir /var/lib/ork/r1
 
-The neighbours file has one 'HOST:PORT PUBLIC-KEY-PATH' a line (SPEC §10).")]
+The neighbours file has one 'HOST:PORT PUBLIC-KEY-PATH' a line (docs/protocol.md §10.1).")]
 pub struct Args {
     /// Address to listen on for neighbours and anonymous clients: [HOST:]PORT.
     #[arg(long, value_name = "[HOST:]PORT", default_value = "9001", value_parser = parse_listen)]

@@ -1,4 +1,4 @@
-//! `ork smtp-proxy`: the SMTP application proxy with its privacy filter (SPEC §11).
+//! `ork smtp-proxy`: the SMTP application proxy with its privacy filter (protocol.md §11).
 
 use anyhow::Context;
 use ork::net::{Reactor, ReactorConfig};

@@ -1,4 +1,4 @@
-//! The stand-alone entry funnel (SPEC §8, paper §2 customer–ISP): accepts onion proxies as
+//! The stand-alone entry funnel (protocol.md §8, paper §2 customer–ISP): accepts onion proxies as
 //! anonymous clients, multiplexes their connections over one anonymous uplink to its router and
 //! translates ACIs both ways. It peels nothing and sees no keys beyond its own links.
 
@@ -32,7 +32,7 @@ struct Client {
     peer: SocketAddr,
 }
 
-/// A side's DESTROY state, as at a router (SPEC §6).
+/// A side's DESTROY state, as at a router (protocol.md §6).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Side {
     Live,

@@ -1,4 +1,4 @@
-//! Clients of the router network: the onion proxy and the stand-alone entry funnel (SPEC §8).
+//! Clients of the router network: the onion proxy and the stand-alone entry funnel (protocol.md §8).
 
 pub mod funnel;
 pub mod onion_proxy;

@@ -1,5 +1,5 @@
 //! The link an onion proxy or stand-alone funnel keeps to the network as an anonymous client
-//! (SPEC §3, §8): dialled, keyed with STS without authenticating itself, redialled with backoff,
+//! (protocol.md §3, §8): dialled, keyed with STS without authenticating itself, redialled with backoff,
 //! and its outgoing cells batched into one write per wake-up.
 
 use std::net::SocketAddr;

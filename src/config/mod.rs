@@ -1,4 +1,4 @@
-//! The configuration files of SPEC §10 — neighbours, network topology (and route selection on
+//! The configuration files of protocol.md §10 — neighbours, network topology (and route selection on
 //! it), policies — and what they share: line splitting with `#` comments, `HOST:PORT` resolution, errors naming file and line.
 
 pub mod neighbors;

@@ -1,4 +1,4 @@
-//! The neighbours file of SPEC §10 (`--neighbors`): one neighbouring router a line,
+//! The neighbours file of protocol.md §10 (`--neighbors`): one neighbouring router a line,
 //! `HOST:PORT PUBLIC-KEY-PATH`, key paths relative to the file's directory.
 
 use std::net::SocketAddrV4;
@@ -19,7 +19,7 @@ pub struct Neighbor {
 }
 
 impl Neighbor {
-    /// The 6-byte link identity, IPv4 ‖ port (SPEC §3).
+    /// The 6-byte link identity, IPv4 ‖ port (protocol.md §3).
     pub fn identity(&self) -> [u8; 6] {
         let [a, b, c, d] = self.addr.ip().octets();
         let [p, q] = self.addr.port().to_be_bytes();

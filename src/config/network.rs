@@ -1,4 +1,4 @@
-//! The network file of SPEC §10 (onion proxy `--network`): the routers (`router NAME HOST:PORT
+//! The network file of protocol.md §10 (onion proxy `--network`): the routers (`router NAME HOST:PORT
 //! PUBLIC-KEY-PATH`) and the undirected links between them (`link NAME NAME`). Route selection
 //! over them is in `route.rs`.
 

@@ -1,4 +1,4 @@
-//! Policy files of SPEC §10 (router `--exit-policy`, onion proxy `--policy`): rules (see
+//! Policy files of protocol.md §10 (router `--exit-policy`, onion proxy `--policy`): rules (see
 //! `rule.rs`), first match wins, no match rejects; and the built-in policies.
 
 use std::fmt;
@@ -37,8 +37,8 @@ impl Policy {
         Ok(Policy { rules })
     }
 
-    /// SPEC §9's default exit policy: reject 0.0.0.0/8, 127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12,
-    /// 192.168.0.0/16 and 169.254.0.0/16 — and, beyond the SPEC's IPv4 list, the IPv6
+    /// protocol.md §9's default exit policy: reject 0.0.0.0/8, 127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12,
+    /// 192.168.0.0/16 and 169.254.0.0/16 — and, beyond the IPv4 list of protocol.md §9.2, the IPv6
     /// unspecified (`::/128`), loopback (`::1/128`), link-local (`fe80::/10`) and unique-local
     /// (`fc00::/7`) addresses — then accept everything else.
     pub fn default_exit() -> Policy {

@@ -1,4 +1,4 @@
-//! Route selection (SPEC §8): a route of the configured length chosen uniformly at random among
+//! Route selection (protocol.md §8): a route of the configured length chosen uniformly at random among
 //! all simple paths (no router twice) along the network's links from the entry router.
 
 use rand::{CryptoRng, Rng, RngCore};

@@ -1,4 +1,4 @@
-//! One rule of a policy file (SPEC §10): `accept|reject ADDR[/BITS][:PORT[-PORT]]
+//! One rule of a policy file (protocol.md §10): `accept|reject ADDR[/BITS][:PORT[-PORT]]
 //! [proto=rlogin|http|smtp|tcp]`, with `*` for any address or port — its syntax and what it
 //! matches.
 

@@ -1,4 +1,4 @@
-//! Stream-cipher engines selected by the 4-bit function code of SPEC §5/§13: identity,
+//! Stream-cipher engines selected by the 4-bit function code of protocol.md §4.3: identity,
 //! DES-OFB, RC4, AES-128-CTR and ChaCha20. Each engine is one continuous keystream.
 
 use aes::Aes128;
@@ -76,7 +76,7 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// The engine for `code` keyed from 20 bytes of key material (key2 or key3, SPEC §4/§13).
+    /// The engine for `code` keyed from 20 bytes of key material (key2 or key3, protocol.md §4.2, §4.3).
     pub fn new(code: CipherCode, key: &[u8; KEY_LEN]) -> Engine {
         match code {
             CipherCode::Identity => Engine::Identity,

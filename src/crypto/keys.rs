@@ -1,4 +1,4 @@
-//! Key derivation of SPEC §4: key1..3 from the 16-byte key seed by chained SHA-1.
+//! Key derivation of protocol.md §4: key1..3 from the 16-byte key seed by chained SHA-1.
 
 use sha1::{Digest, Sha1};
 use zeroize::{Zeroize, ZeroizeOnDrop};

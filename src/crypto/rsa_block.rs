@@ -1,5 +1,5 @@
-//! Raw ("textbook") RSA on 128-byte blocks for onions (SPEC §5), and loading and writing the
-//! 1024-bit keys of SPEC §4 (PKCS#8 private, SubjectPublicKeyInfo public, PEM).
+//! Raw ("textbook") RSA on 128-byte blocks for onions (protocol.md §5), and loading and writing the
+//! 1024-bit keys of protocol.md §4 (PKCS#8 private, SubjectPublicKeyInfo public, PEM).
 
 use std::path::Path;
 
@@ -74,7 +74,7 @@ pub fn load_public_key(path: &Path) -> Result<RsaPublicKey, KeyError> {
     public_key_from_pem(&read(path)?, &path.display().to_string())
 }
 
-/// Generate a key pair of SPEC §4.
+/// Generate a key pair of protocol.md §4.
 pub fn generate(rng: &mut (impl RngCore + CryptoRng)) -> Result<RsaPrivateKey, KeyError> {
     loop {
         let key = RsaPrivateKey::new_with_exp(rng, MODULUS_BITS, &BigUint::from(PUBLIC_EXPONENT))

@@ -1,4 +1,4 @@
-//! Target `cell_link`: cells from link bytes (SPEC §1) through [`LinkCodec::decode`] with fixed
+//! Target `cell_link`: cells from link bytes (protocol.md §1) through [`LinkCodec::decode`] with fixed
 //! DES-OFB keys, in arbitrary fragments, and [`Cell::parse`] on the raw bytes.
 //!
 //! Input: one flags byte (bit 7: the rest is plaintext cells the harness link-encrypts first,

@@ -1,4 +1,4 @@
-//! Target `http_head`: the HTTP proxy (SPEC §11) — request heads ([`parse_request`]), response
+//! Target `http_head`: the HTTP proxy (protocol.md §11) — request heads ([`parse_request`]), response
 //! heads ([`parse_response`]), the field filter they apply, message bodies ([`BodyRelay`]), and
 //! a whole [`HttpSession`] driven by a script.
 //!

@@ -1,4 +1,4 @@
-//! Target `link_handshake`: the STS handshake machines of SPEC §3 ([`Listener`], [`Dialler`])
+//! Target `link_handshake`: the STS handshake machines of protocol.md §3 ([`Listener`], [`Dialler`])
 //! fed arbitrary peer bytes in arbitrary fragments, with the known-answer transcript's keys and
 //! DH exponents (so `link.json`'s messages are valid seeds), then cells on the keyed link.
 //!

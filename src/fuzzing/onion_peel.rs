@@ -1,4 +1,4 @@
-//! Target `onion_peel`: peeling a 240-byte onion (SPEC §5) with a fixed router key (the vectors'
+//! Target `onion_peel`: peeling a 240-byte onion (protocol.md §5) with a fixed router key (the vectors'
 //! key 0, so the known-answer onions are valid seeds), and the freshness rule.
 //!
 //! Input: a mode byte, then
@@ -10,7 +10,7 @@
 //!
 //! Checked: peeling fails only with a typed error; when the harness encrypted the block, the
 //! peel succeeds exactly when the plaintext is a valid layer, reveals that layer, and yields the
-//! inner onion of SPEC §5 (rest of the block, the remainder decrypted with key1's DES-OFB, then
+//! inner onion of protocol.md §5 (rest of the block, the remainder decrypted with key1's DES-OFB, then
 //! the re-padding); `check_fresh` is the window now ≤ expiration ≤ now + lifetime.
 
 use rand::SeedableRng;
@@ -24,7 +24,7 @@ use crate::wire::layer::{Layer, LAYER_LEN};
 use super::keys::{vector_keys, NOW_UNIX};
 use super::Input;
 
-/// Longest onion lifetime a router accepts by default (SPEC §5).
+/// Longest onion lifetime a router accepts by default (protocol.md §5).
 const MAX_LIFETIME: u64 = 3600;
 
 pub fn onion_peel(data: &[u8]) {

@@ -1,4 +1,4 @@
-//! Target `rlogin`: the rlogin proxy (SPEC §11, paper §7.4) — the client's request
+//! Target `rlogin`: the rlogin proxy (protocol.md §11, paper §7.4) — the client's request
 //! ([`RloginRequest::parse`]) and a whole [`RloginSession`] driven by a script.
 //!
 //! Input: a mode byte (even: a request followed by anything; odd: a session script, see

@@ -1,4 +1,4 @@
-//! Target `router_cells`: a whole sans-IO [`Router`] (SPEC §2–§9) driven through [`Core`] by a
+//! Target `router_cells`: a whole sans-IO [`Router`] (protocol.md §2–§9) driven through [`Core`] by a
 //! script: cells from an anonymous client and from a neighbouring router on already-keyed links,
 //! raw link bytes, valid onions built for the router's key (so CREATE reassembly, peeling, the
 //! replay cache and the exit funnel are reached), DATA on the connections they build, exit

@@ -1,4 +1,4 @@
-//! Target `smtp`: the SMTP proxy (SPEC §11, paper §7.6) — client commands ([`parse_command`]),
+//! Target `smtp`: the SMTP proxy (protocol.md §11, paper §7.6) — client commands ([`parse_command`]),
 //! server replies ([`ReplyReader`]), the message relay with its header filter
 //! ([`MessageRelay::feed`]), and a whole [`SmtpSession`] driven by a script.
 //!

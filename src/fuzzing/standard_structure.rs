@@ -1,4 +1,4 @@
-//! Target `standard_structure`: [`StandardStructure::parse`] (SPEC §7), which the exit funnel
+//! Target `standard_structure`: [`StandardStructure::parse`] (protocol.md §7), which the exit funnel
 //! runs on every prefix of a connection's first bytes, and [`Host::parse`].
 //!
 //! Input: the bytes (a structure, possibly followed by data).

@@ -1,4 +1,4 @@
-//! Link encryption of cells (SPEC §1): one continuous DES-OFB keystream per direction that
+//! Link encryption of cells (protocol.md §1): one continuous DES-OFB keystream per direction that
 //! crypts only each cell's leading bytes, and a decoder that reassembles cells from arbitrary
 //! fragments of the byte stream.
 
@@ -14,7 +14,7 @@ const HEADER_LEN: usize = field::COMMAND + 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum LinkError {
     /// A cell decrypted to a command outside 0..=3. The link must close and every connection
-    /// on it be destroyed (SPEC §1, §6).
+    /// on it be destroyed (protocol.md §1, §6).
     #[error("unknown cell command {0}: link keystream out of step, the link must close")]
     UnknownCommand(u8),
     /// Input offered after an [`LinkError::UnknownCommand`]; the codec refuses it.

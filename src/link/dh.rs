@@ -1,5 +1,5 @@
 //! Diffie–Hellman in RFC 2409 Oakley group 2 (1024-bit MODP, g = 2) for STS link keying, and
-//! the derivation of the two DES link keys from Z (SPEC §3).
+//! the derivation of the two DES link keys from Z (protocol.md §3).
 //!
 //! Arithmetic is `crypto-bigint`'s constant-time Montgomery exponentiation, bounded to the 256
 //! bits of a private exponent. Private exponents, Z and the link keys are zeroized on drop.
@@ -48,7 +48,7 @@ fn params() -> DynResidueParams<{ U1024::LIMBS }> {
 #[error("Diffie-Hellman public value is not in 1 < y < p-1")]
 pub struct BadPublicValue;
 
-/// Parse and validate a peer's public value: 1 < y < p−1 (SPEC §3).
+/// Parse and validate a peer's public value: 1 < y < p−1 (protocol.md §3).
 pub fn check_public(y: &[u8; DH_LEN]) -> Result<U1024, BadPublicValue> {
     let v = U1024::from_be_slice(y);
     let p_minus_1 = P.wrapping_sub(&U1024::ONE);

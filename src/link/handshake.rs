@@ -1,4 +1,4 @@
-//! The station-to-station handshake of SPEC §3 as two sans-IO state machines, [`Dialler`] and
+//! The station-to-station handshake of protocol.md §3 as two sans-IO state machines, [`Dialler`] and
 //! [`Listener`]: bytes in, bytes to send out, and at the end the peer's identity and a
 //! [`LinkCodec`] whose engines have already crypted the handshake's signatures.
 //!
@@ -9,7 +9,7 @@
 //! ```
 //!
 //! No clock here: the caller must close a link whose handshake has not completed within
-//! 10 s (SPEC §3), logging [`Dialler::incomplete`] / [`Listener::incomplete`] with the peer's
+//! 10 s (protocol.md §3), logging [`Dialler::incomplete`] / [`Listener::incomplete`] with the peer's
 //! address. The caller must also send [`Progress::send`] before anything the codec encodes.
 
 use std::net::{Ipv4Addr, SocketAddrV4};

@@ -1,4 +1,4 @@
-//! Links between routers (SPEC §1, §3), sans-IO: STS keying in Oakley group 2 with RSA
+//! Links between routers (protocol.md §1, §3), sans-IO: STS keying in Oakley group 2 with RSA
 //! signatures, then link encryption of cells with one DES-OFB keystream per direction.
 //!
 //! A link starts with a [`Dialler`] or [`Listener`]; its [`Established`] result carries the

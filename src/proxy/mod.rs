@@ -1,4 +1,4 @@
-//! Application proxies (SPEC §11, paper §5.1 and §7.4–7.6) as sans-IO session state machines.
+//! Application proxies (protocol.md §11, paper §5.1 and §7.4–7.6) as sans-IO session state machines.
 //!
 //! Each client connection of `http-proxy`, `smtp-proxy` or `rlogin-proxy` is one session object
 //! ([`HttpSession`], [`SmtpSession`], [`RloginSession`]) that implements [`Session`]: the reactor
@@ -91,7 +91,7 @@ pub trait Session {
     fn client_eof(&mut self);
     /// The client connection was reset or failed.
     fn client_closed(&mut self);
-    /// The status byte of an anonymous connection (SPEC §7).
+    /// The status byte of an anonymous connection (protocol.md §7).
     fn upstream_status(&mut self, id: UpstreamId, status: Status);
     /// Bytes read from an anonymous connection.
     fn upstream_data(&mut self, id: UpstreamId, bytes: &[u8]);

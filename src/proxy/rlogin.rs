@@ -1,4 +1,4 @@
-//! The rlogin proxy session (protocol 1; SPEC §11, paper §7.4): `rlogin -l user@server proxy`
+//! The rlogin proxy session (protocol 1; protocol.md §11, paper §7.4): `rlogin -l user@server proxy`
 //! sends `\0clientuser\0user@server\0term\0`; the server gets `\0user\0user\0term\0` over an
 //! anonymous connection (the client's user name never leaves), then bytes flow raw both ways,
 //! the server's `\0` acknowledgement first. Errors reach the client the way rlogind reports

@@ -1,4 +1,4 @@
-//! ACI allocation on one link (SPEC §2): each end owns one half of the ACI space and draws new
+//! ACI allocation on one link (protocol.md §2): each end owns one half of the ACI space and draws new
 //! ACIs uniformly at random among the free ones of its half, so an ACI leaks nothing about how
 //! many connections the link has carried.
 
@@ -6,7 +6,7 @@ use rand::{CryptoRng, Rng, RngCore};
 
 use crate::wire::Aci;
 
-/// Bytes of a link identity: IPv4 address ‖ port (SPEC §3).
+/// Bytes of a link identity: IPv4 address ‖ port (protocol.md §3).
 pub const IDENTITY_LEN: usize = 6;
 /// The most ACIs a half holds (the high half; the low half has one fewer, as ACI 0 is PADDING).
 pub const MAX_HALF_SIZE: usize = 0x8000;
@@ -144,7 +144,7 @@ impl AciAllocator {
         }
     }
 
-    /// Whether `aci` is in this end's half, i.e. the peer must never allocate it (SPEC §6: a
+    /// Whether `aci` is in this end's half, i.e. the peer must never allocate it (protocol.md §6: a
     /// CREATE on such an ACI is answered with DESTROY).
     pub fn is_ours(&self, aci: Aci) -> bool {
         self.half.contains(aci)

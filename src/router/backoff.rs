@@ -1,4 +1,4 @@
-//! Capped exponential backoff with jitter for redialling neighbours (SPEC §3: 0.5 s doubling
+//! Capped exponential backoff with jitter for redialling neighbours (protocol.md §3: 0.5 s doubling
 //! to 30 s).
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Anonymous connections at a router (SPEC §6): CREATE reassembly and onion peeling, DATA
+//! Anonymous connections at a router (protocol.md §6): CREATE reassembly and onion peeling, DATA
 //! crypting, and the DESTROY handshake.
 
 use log::{debug, info, warn};

@@ -1,4 +1,4 @@
-//! A router's settings (SPEC §3, §5, §6, §9, §14), as the CLI builds them.
+//! A router's settings (protocol.md §3, §5, §6, §9, §14), as the CLI builds them.
 
 use std::net::SocketAddrV4;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub struct RouterConfig {
     pub key_log: bool,
 }
 
-/// Link timers of SPEC §3.
+/// Link timers of protocol.md §3.
 #[derive(Debug, Clone)]
 pub struct Timeouts {
     /// A handshake must finish within this.

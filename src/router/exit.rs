@@ -1,6 +1,6 @@
-//! The exit funnel built into every router (SPEC §9): reads the standard structure from the
+//! The exit funnel built into every router (protocol.md §9): reads the standard structure from the
 //! first DATA of a connection whose onion ended here, applies the exit policy, connects (with
-//! retries), answers the status byte and relays, including TCP half-close (SPEC §6).
+//! retries), answers the status byte and relays, including TCP half-close (protocol.md §6).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};

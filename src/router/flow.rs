@@ -1,4 +1,4 @@
-//! Backpressure (SPEC §6): when a socket's write buffer passes a high-water mark the router
+//! Backpressure (protocol.md §6): when a socket's write buffer passes a high-water mark the router
 //! stops reading from every socket that feeds it, and resumes below a low-water mark. Nothing is
 //! dropped and memory stays bounded however fast a sender is.
 

@@ -1,4 +1,4 @@
-//! Link life cycle (SPEC §3): dialling lower neighbours with backoff, accepting higher ones and
+//! Link life cycle (protocol.md §3): dialling lower neighbours with backoff, accepting higher ones and
 //! anonymous clients, STS keying, wake-up on restart, and link loss (liveness: `liveness.rs`).
 
 use std::net::{SocketAddr, SocketAddrV4};

@@ -1,4 +1,4 @@
-//! Link liveness (SPEC §3) and cover traffic: handshake and wake-up timeouts, closing links on
+//! Link liveness (protocol.md §3) and cover traffic: handshake and wake-up timeouts, closing links on
 //! which nothing arrives, PADDING on idle links and at `--padding-rate` (Poisson), redialling
 //! neighbours whose backoff has run out, and expiring the replay cache.
 

@@ -1,4 +1,4 @@
-//! The mixer of SPEC §6: a batch of cells leaves in a uniformly random interleaving of the
+//! The mixer of protocol.md §6: a batch of cells leaves in a uniformly random interleaving of the
 //! per-connection queues, so the order of departure says nothing about the order of arrival
 //! beyond what each connection's own order must keep.
 

@@ -1,4 +1,4 @@
-//! The onion router (SPEC §2–§6, §9): its sans-IO core and the pieces it is made of.
+//! The onion router (protocol.md §2–§6, §9): its sans-IO core and the pieces it is made of.
 
 pub mod aci;
 pub mod backoff;

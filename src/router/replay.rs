@@ -1,4 +1,4 @@
-//! The replay cache of SPEC §5: key seeds of accepted onions, kept until their expiration and,
+//! The replay cache of protocol.md §5: key seeds of accepted onions, kept until their expiration and,
 //! when opened on a state directory, on disk before the onion is acted on, so that a restart
 //! does not let an old onion through again. File `replay.log`: 20-byte records, key seed (16) ‖
 //! expiration (u32 big-endian Unix seconds), one appended per accepted onion. Open drops expired

@@ -1,4 +1,4 @@
-//! The 48-byte cell of SPEC §1: ACI, command, and the 45-byte body (Length ‖ Payload).
+//! The 48-byte cell of protocol.md §1: ACI, command, and the 45-byte body (Length ‖ Payload).
 //!
 //! A DATA cell's body is crypted per connection, so in transit its Length byte is ciphertext;
 //! the cell therefore carries the body as 45 opaque bytes and only the constructors and
@@ -63,7 +63,7 @@ impl Command {
         }
     }
 
-    /// How many leading bytes of a cell with this command the link cipher crypts (SPEC §1).
+    /// How many leading bytes of a cell with this command the link cipher crypts (protocol.md §1).
     pub fn link_crypt_len(self) -> usize {
         match self {
             Command::Data => 3,
@@ -121,7 +121,7 @@ impl Cell {
         Ok(Cell { aci, command, body })
     }
 
-    /// A PADDING or DESTROY cell: random Length in 0..=44 and random payload (SPEC §1).
+    /// A PADDING or DESTROY cell: random Length in 0..=44 and random payload (protocol.md §1).
     pub fn random_body(aci: Aci, command: Command, rng: &mut impl RngCore) -> Cell {
         let mut body = [0u8; BODY_LEN];
         rng.fill_bytes(&mut body[1..]);

@@ -1,4 +1,4 @@
-//! The 28-byte onion layer of SPEC §5: version, function codes, next hop, expiration, key seed.
+//! The 28-byte onion layer of protocol.md §5: version, function codes, next hop, expiration, key seed.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 

@@ -1,4 +1,4 @@
-//! Wire formats of SPEC §1, §5 and §7: cells, onion layers, the standard structure.
+//! Wire formats of protocol.md §1, §5 and §7: cells, onion layers, the standard structure.
 
 pub mod cell;
 pub mod layer;

@@ -1,4 +1,4 @@
-//! The standard structure and status byte of SPEC §7: what an application proxy asks the onion
+//! The standard structure and status byte of protocol.md §7: what an application proxy asks the onion
 //! proxy for, and what the exit funnel answers.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -175,7 +175,7 @@ impl StandardStructure {
     /// Parse a structure from the start of `buf`, which may hold only part of it.
     ///
     /// `Ok(None)`: more bytes are needed. `Ok(Some((s, n)))`: the structure took `n` bytes and
-    /// the rest is data for the destination. `Err(status)`: the first failing check of SPEC §7,
+    /// the rest is data for the destination. `Err(status)`: the first failing check of protocol.md §7,
     /// in its order (version, address format, protocol, host, port).
     pub fn parse(buf: &[u8]) -> Result<Option<(StandardStructure, usize)>, Status> {
         match buf.first() {

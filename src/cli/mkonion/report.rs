@@ -6,7 +6,7 @@ use ork::onion::Peeled;
 use ork::wire::layer::LAYER_VERSION;
 use serde::Serialize;
 
-/// Default `--max-onion-lifetime` of a router (SPEC §5), for a warning only.
+/// Default `--max-onion-lifetime` of a router (protocol.md §5), for a warning only.
 const DEFAULT_MAX_LIFETIME_SECS: i64 = 3600;
 
 /// One revealed layer.

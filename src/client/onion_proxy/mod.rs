@@ -1,4 +1,4 @@
-//! The onion proxy's sans-IO core (SPEC §8): accepts standard structures from application
+//! The onion proxy's sans-IO core (protocol.md §8): accepts standard structures from application
 //! proxies, picks a route, builds the onion, opens the anonymous connection over its uplink,
 //! returns the exit funnel's status byte and relays with pre- and postcryption.
 

@@ -1,5 +1,5 @@
 //! Which HTTP header fields cross the proxy: hop-by-hop and proxy fields are always removed
-//! (RFC 9110 §7.6.1), identifying fields under the privacy filter of SPEC §11.
+//! (RFC 9110 §7.6.1), identifying fields under the privacy filter of protocol.md §11.
 
 /// The one `User-Agent` every filtered request carries, so that clients look alike.
 pub const GENERIC_USER_AGENT: &str = "Mozilla/5.0 (compatible)";

@@ -1,4 +1,4 @@
-//! The HTTP proxy session (protocol 2; SPEC §11, paper §5.1 and §7.5): absolute-URI requests
+//! The HTTP proxy session (protocol 2; protocol.md §11, paper §5.1 and §7.5): absolute-URI requests
 //! become origin-form requests on anonymous connections, one per destination host:port and
 //! reused while it lives; responses go back in request order, each head parsed and filtered;
 //! `CONNECT` becomes a protocol-4 tunnel.
@@ -42,7 +42,7 @@ const MAX_PIPELINE: usize = 16;
 /// Settings of an HTTP proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
-    /// The privacy filter of SPEC §11 (`--no-filter` turns it off).
+    /// The privacy filter of protocol.md §11 (`--no-filter` turns it off).
     pub filter: bool,
 }
 

@@ -1,6 +1,6 @@
 //! A client's proxy request (absolute-URI form or `CONNECT`), parsed with `httparse` and
 //! rewritten into what the destination gets: origin-form target, its own `Host`, and the fields
-//! [`FieldPolicy`] lets through (paper §5.1, §7.5; SPEC §11).
+//! [`FieldPolicy`] lets through (paper §5.1, §7.5; protocol.md §11).
 
 use super::body::Framing;
 use super::filter::{list_values, Direction, FieldPolicy};

@@ -1,5 +1,5 @@
 //! The message after `DATA` (RFC 5321 §4.1.1.4, §4.5.2): relayed line by line with the header
-//! filter of SPEC §11, dot-stuffing left as is, and the end-of-data line found even across
+//! filter of protocol.md §11, dot-stuffing left as is, and the end-of-data line found even across
 //! chunk boundaries. Line endings are normalized to CRLF (a bare LF or CR ends a line), so the
 //! proxy and the server always agree on where the message ends (no SMTP smuggling).
 

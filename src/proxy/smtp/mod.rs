@@ -1,4 +1,4 @@
-//! The SMTP proxy session (protocol 3; SPEC §11, paper §7.6): a strict state machine that
+//! The SMTP proxy session (protocol 3; protocol.md §11, paper §7.6): a strict state machine that
 //! answers HELO/EHLO and MAIL itself, and on RCPT `user%host@proxy` opens an anonymous
 //! connection to `host`, replays HELO, MAIL and the rewritten RCPT there, and answers the client
 //! with the server's reply. One recipient per message; DATA is relayed with the header filter;
@@ -35,7 +35,7 @@ pub struct SmtpConfig {
     pub hostname: String,
     /// Destination port (`--smtp-port`, for testbeds).
     pub port: u16,
-    /// The privacy filter of SPEC §11: anonymous sender, HELO with the proxy's name, headers
+    /// The privacy filter of protocol.md §11: anonymous sender, HELO with the proxy's name, headers
     /// deleted.
     pub filter: bool,
     /// Under the filter, keep Subject, Date, MIME-* and Content-* (`--keep-headers`).
