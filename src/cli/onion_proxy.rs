@@ -75,6 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let entry = network.by_name(&args.entry).ok_or_else(|| {
         ConfigError::msg(format!("--entry {}: no such router in {}", args.entry, args.network.display()))
     })?;
+    super::route_check::hops_possible(&network, entry, usize::from(args.hops), &args.network)?;
     let policy = match &args.policy {
         Some(p) => Policy::parse_file(p).config()?,
         None => Policy::accept_all(),

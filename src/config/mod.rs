@@ -41,7 +41,8 @@ impl ConfigError {
 
 /// Read a whole configuration file.
 pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: path.display().to_string(), source })
+    crate::input_file::read_to_string(path, crate::input_file::CONFIG_FILE_MAX, "a configuration file")
+        .map_err(|source| ConfigError::Read { file: path.display().to_string(), source })
 }
 
 /// The directory relative key paths in `path` are resolved against.
