@@ -22,7 +22,7 @@ use super::{ConfigContext, ConfigError};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Example:
-  ork onion-proxy --listen 9050 --network net.conf --entry r1 --hops 5
+  ork onion-proxy --listen 9050 --network network.txt --entry r1 --hops 5
 
 The network file has 'router NAME HOST:PORT PUBLIC-KEY-PATH' and 'link NAME NAME' lines
 (SPEC §10).")]

@@ -14,7 +14,7 @@ use ork::input_file::STATUS_FILE_MAX;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Example:
-  ork router --listen 9001 --key r1.key --neighbors r1.peers --status-file r1.status &
+  ork router --listen 9001 --key r1.key --neighbors r1.neighbors --status-file r1.status &
   ork status r1.status")]
 pub struct Args {
     /// The file a router writes with --status-file.

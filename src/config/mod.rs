@@ -153,7 +153,7 @@ mod tests {
 
     #[test]
     fn base_dir_of_a_bare_file_name_is_the_current_directory() {
-        assert_eq!(base_dir(Path::new("peers.txt")), Path::new("."));
-        assert_eq!(base_dir(Path::new("/etc/ork/peers.txt")), Path::new("/etc/ork"));
+        assert_eq!(base_dir(Path::new("neighbors.txt")), Path::new("."));
+        assert_eq!(base_dir(Path::new("/etc/ork/neighbors.txt")), Path::new("/etc/ork"));
     }
 }
