@@ -279,7 +279,8 @@ up() {
         echo "==> testbed in $dir is already set up ($config, netns=$netns); starting what is missing"
     fi
     [ -x "$ork" ] || { echo "testbed: $ork not built (cargo build --release)" >&2; exit 1; }
-    ensure_packages python3:python3 aiosmtpd:python3-aiosmtpd
+    ensure_packages python3:python3
+    ensure_python_modules aiosmtpd:python3-aiosmtpd # the SMTP sink runs on $PYTHON
     plan
     set -E # the ERR trap fires inside functions too (ns_up, ns_delays, ...), not only in up's body
     trap 'echo "testbed: up failed; stopping what it started" >&2; down' ERR
@@ -313,7 +314,7 @@ up() {
         --hostname proxy.testbed --smtp-port "${smtp_sink##*:}"
     start rlogin-proxy "$ns_c" "$ork" rlogin-proxy --listen "$rlogin_proxy" --onion-proxy "$onion_proxy"
     start web "$ns_c" python3 "$root/scripts/servers/header_echo.py" "${web##*:}" "${web%:*}"
-    start smtp-sink "$ns_c" /usr/bin/python3 "$root/scripts/servers/smtp_sink.py" "${smtp_sink##*:}" \
+    start smtp-sink "$ns_c" "$PYTHON" "$root/scripts/servers/smtp_sink.py" "${smtp_sink##*:}" \
         "$dir/mail" "${smtp_sink%:*}"
     wait_log web listening
     wait_log smtp-sink listening
