@@ -20,7 +20,7 @@ pub fn non_rsa_key(text: &str) -> Option<String> {
         }
     }
     let begin = trimmed.find("-----BEGIN ")?;
-    let (label, der) = pem::decode_vec(trimmed[begin..].as_bytes()).ok()?;
+    let (label, der) = pem::decode_vec(&trimmed.as_bytes()[begin..]).ok()?;
     let oid = match label {
         "PRIVATE KEY" => PrivateKeyInfo::try_from(der.as_slice()).ok()?.algorithm.oid,
         "PUBLIC KEY" => SubjectPublicKeyInfoRef::try_from(der.as_slice()).ok()?.algorithm.oid,
