@@ -31,12 +31,12 @@ usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case $cmd in -h | --help | help) usage; exit 0 ;; esac
-config=firewall config_given="" dir=${TMPDIR:-/tmp}/ork-testbed netns=0 routers=5 links=3 delay=""
+config=firewall config_given="" netns_given=0 dir=${TMPDIR:-/tmp}/ork-testbed netns=0 routers=5 links=3 delay=""
 while [ $# -gt 0 ]; do
     case $1 in
     --config) config=$2 config_given=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
-    --netns) netns=1; shift ;;
+    --netns) netns=1 netns_given=1; shift ;;
     --routers) routers=$2; shift 2 ;;
     --links) links=$2; shift 2 ;;
     --delay) delay=$2; shift 2 ;;
@@ -271,8 +271,11 @@ up() {
         fresh=0
         # shellcheck source=/dev/null
         . "$dir/testbed.env"
-        if [ -n "$config_given" ] && [ "$config_given" != "$config" ]; then
-            echo "testbed: the $config configuration is running in $dir; it cannot become $config_given." >&2
+        local wanted=""
+        [ -n "$config_given" ] && [ "$config_given" != "$config" ] && wanted="the $config_given configuration"
+        [ "$netns_given" = 1 ] && [ "$netns" != 1 ] && wanted="${wanted:+$wanted in }network namespaces"
+        if [ -n "$wanted" ]; then
+            echo "testbed: the $config configuration is running in $dir$([ "$netns" = 1 ] && echo " (network namespaces)"); it cannot become $wanted." >&2
             echo "testbed: stop it first (scripts/testbed.sh down --dir $dir) or give another --dir" >&2
             exit 1
         fi
