@@ -130,7 +130,16 @@ fn simulate(timing: BatchTiming, load: &Load, seed: u64) -> Figures {
     // Per batch: connections, switches; cells in multi-connection batches.
     let mut mixed_cells = 0usize;
     let (mut excess, mut room) = (0usize, 0usize);
-    for group in departed.chunk_by(|a, b| a.2 == b.2) {
+    // Runs of equal batch number (slice::chunk_by needs Rust 1.77; the MSRV is 1.75).
+    let mut groups = Vec::new();
+    let mut start = 0;
+    for i in 1..=departed.len() {
+        if i == departed.len() || departed[i].2 != departed[start].2 {
+            groups.push(&departed[start..i]);
+            start = i;
+        }
+    }
+    for group in groups {
         let mut conns: Vec<u32> = group.iter().map(|d| cells[d.0].1).collect();
         let switches = conns.windows(2).filter(|w| w[0] != w[1]).count();
         conns.sort_unstable();

@@ -311,7 +311,7 @@ class Testbed:
                 for j in range(i + 1, 6):
                     net.write(f"link r{i} r{j}\n")
         for i in range(1, 6):
-            with open(os.path.join(self.work, f"r{i}.peers"), "w") as f:
+            with open(os.path.join(self.work, f"r{i}.neighbors"), "w") as f:
                 for j, p in enumerate(self.router_ports, 1):
                     if j != i:
                         f.write(f"127.0.0.1:{p} r{j}.pub\n")
@@ -354,7 +354,7 @@ class Testbed:
         for i, port in enumerate(self.router_ports, 1):
             argv = [
                 self.ork, "router", "--listen", f"127.0.0.1:{port}", "--key", f"r{i}.key",
-                "--neighbors", f"r{i}.peers", "--exit-policy", "exit-policy.txt",
+                "--neighbors", f"r{i}.neighbors", "--exit-policy", "exit-policy.txt",
                 "--state-dir", f"state-{tag}-r{i}", "--status-file", f"r{i}.status",
             ]
             if mix is not None:

@@ -23,16 +23,34 @@ ensure_packages() {
     for pair in "$@"; do
         command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
     done
-    if [ "${#missing[@]}" -eq 0 ]; then
-        return 0
-    fi
-    echo "==> installing with apt-get: ${missing[*]}"
+    apt_install "${missing[@]}"
+}
+
+# apt_install PACKAGE ... — apt-get install (non-interactively); apt-get update runs once.
+apt_install() {
+    [ $# -gt 0 ] || return 0
+    echo "==> installing with apt-get: $*"
     export DEBIAN_FRONTEND=noninteractive
     if [ "$APT_UPDATED" -eq 0 ]; then
         as_root apt-get update -qq
         APT_UPDATED=1
     fi
-    as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    as_root apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# The interpreter that runs the Python servers of scripts/servers/ (Debian's, whose modules come
+# from python3-* packages, whatever python3 a pyenv or venv puts first on PATH).
+PYTHON=/usr/bin/python3
+
+# ensure_python_modules MODULE:PACKAGE ... — apt-get install the packages whose module $PYTHON
+# cannot import (a command of the same name on PATH, from pip or pyenv, does not count).
+ensure_python_modules() {
+    local pair missing=()
+    [ -x "$PYTHON" ] || missing+=(python3)
+    for pair in "$@"; do
+        "$PYTHON" -c "import ${pair%%:*}" 2>/dev/null || missing+=("${pair#*:}")
+    done
+    apt_install "${missing[@]}"
 }
 
 # ensure_optional_packages COMMAND:PACKAGE ... — like ensure_packages, but a package that cannot

@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # Run every check of the project: install what the tests need (Debian, apt-get), then rustfmt,
-# clippy, all test targets, the man pages and the benchmarks' build. Exits non-zero on any failure.
+# clippy, all test targets, the man pages and the benchmarks' build. Exits non-zero on any failure,
+# and also when the host has a new enabled service, listening port, user or trust file at the end
+# (scripts/host_check.sh): the tests must leave the host as they found it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/lib.sh
+
+host_before=$(mktemp)
+bash scripts/host_check.sh snapshot "$host_before"
+check_host() {
+    local status=$?
+    bash scripts/host_check.sh compare "$host_before" || status=1
+    rm -f "$host_before"
+    exit "$status"
+}
+trap check_host EXIT
 
 # What the tests run besides cargo, as COMMAND:DEBIAN-PACKAGE.
 TEST_TOOLS=(
@@ -12,9 +24,7 @@ TEST_TOOLS=(
     python3:python3 # tests/proc_network.rs serves a page with python3 -m http.server
     curl:curl       # tests/proc_proxies.rs: the HTTP client
     swaks:swaks     # tests/proc_proxies.rs: the SMTP client
-    aiosmtpd:python3-aiosmtpd # tests/proc_proxies.rs: the SMTP server (Debian's python3)
     rlogin:rsh-redone-client  # tests/proc_proxies.rs: the rlogin client (as root)
-    in.rlogind:rsh-redone-server # tests/proc_proxies.rs: the rlogin daemon (as root)
     script:bsdutils           # gives the rlogin client a terminal
     ip:iproute2               # tests/testbed.rs: the network-namespace testbed (as root)
     nft:nftables              # testbed.sh --delay without sch_netem: an NFQUEUE rule by nft,
@@ -23,6 +33,21 @@ TEST_TOOLS=(
     tshark:tshark             # tests/proc_capture.rs: packet captures of the links (as root)
 )
 ensure_packages "${TEST_TOOLS[@]}"
+# tests/proc_proxies.rs: the SMTP server, run by Debian's /usr/bin/python3 (checked there, not on PATH)
+ensure_python_modules aiosmtpd:python3-aiosmtpd
+# tests/proc_proxies.rs runs the real rlogin daemon (as root) in a network namespace of its own.
+# Installing rsh-redone-server would pull in openbsd-inetd and enable password-less rlogin on the
+# host, so the package is only unpacked, into target/test-tools.
+rlogind_root=${CARGO_TARGET_DIR:-target}/test-tools/rsh-redone-server
+if [ ! -x "$rlogind_root/usr/sbin/in.rlogind" ]; then
+    echo "==> unpacking rsh-redone-server into $rlogind_root (not installing it)"
+    mkdir -p "$rlogind_root"
+    (cd "$rlogind_root/.." && apt-get download rsh-redone-server >/dev/null 2>&1 ||
+        { as_root apt-get update -qq && apt-get download rsh-redone-server; })
+    dpkg-deb -x "$rlogind_root"/../rsh-redone-server_*.deb "$rlogind_root"
+fi
+ORK_RLOGIND_ROOT=$(cd "$rlogind_root" && pwd)
+export ORK_RLOGIND_ROOT
 # Big, and not shipped everywhere: the test that needs it skips loudly without it.
 ensure_optional_packages chromium:chromium # tests/proc_proxies.rs: a real browser
 ensure_rust

@@ -27,18 +27,20 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$root/scripts/lib.sh"
 
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 cmd=${1:-}
 [ $# -gt 0 ] && shift
-config=firewall dir=${TMPDIR:-/tmp}/ork-testbed netns=0 routers=5 links=3 delay=""
+case $cmd in -h | --help | help) usage; exit 0 ;; esac
+config=firewall config_given="" netns_given=0 dir=${TMPDIR:-/tmp}/ork-testbed netns=0 routers=5 links=3 delay=""
 while [ $# -gt 0 ]; do
     case $1 in
-    --config) config=$2; shift 2 ;;
+    --config) config=$2 config_given=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
-    --netns) netns=1; shift ;;
+    --netns) netns=1 netns_given=1; shift ;;
     --routers) routers=$2; shift 2 ;;
     --links) links=$2; shift 2 ;;
     --delay) delay=$2; shift 2 ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) usage; exit 0 ;;
     *) [[ "$cmd" = logs || "$cmd" = restart ]] && [ -z "${only:-}" ] && { only=$1; shift; continue; }
        echo "testbed: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
@@ -250,12 +252,12 @@ write_files() {
     : >"$dir/network.txt"
     for i in $(seq "$routers"); do
         echo "router r$i $(rhost "$i"):$(rport "$i") r$i.pub" >>"$dir/network.txt"
-        : >"$dir/r$i.peers"
+        : >"$dir/r$i.neighbors"
     done
     while read -r a b; do
         echo "link r$a r$b" >>"$dir/network.txt"
-        echo "$(rhost "$b"):$(rport "$b") $dir/r$b.pub" >>"$dir/r$a.peers"
-        echo "$(rhost "$a"):$(rport "$a") $dir/r$a.pub" >>"$dir/r$b.peers"
+        echo "$(rhost "$b"):$(rport "$b") $dir/r$b.pub" >>"$dir/r$a.neighbors"
+        echo "$(rhost "$a"):$(rport "$a") $dir/r$a.pub" >>"$dir/r$b.neighbors"
     done <"$dir/links.txt"
     printf 'accept 127.0.0.0/8:*\naccept 10.77.0.0/24:*\n' >"$dir/exit-policy.txt"
 }
@@ -269,10 +271,19 @@ up() {
         fresh=0
         # shellcheck source=/dev/null
         . "$dir/testbed.env"
+        local wanted=""
+        [ -n "$config_given" ] && [ "$config_given" != "$config" ] && wanted="the $config_given configuration"
+        [ "$netns_given" = 1 ] && [ "$netns" != 1 ] && wanted="${wanted:+$wanted in }network namespaces"
+        if [ -n "$wanted" ]; then
+            echo "testbed: the $config configuration is running in $dir$([ "$netns" = 1 ] && echo " (network namespaces)"); it cannot become $wanted." >&2
+            echo "testbed: stop it first (scripts/testbed.sh down --dir $dir) or give another --dir" >&2
+            exit 1
+        fi
         echo "==> testbed in $dir is already set up ($config, netns=$netns); starting what is missing"
     fi
     [ -x "$ork" ] || { echo "testbed: $ork not built (cargo build --release)" >&2; exit 1; }
-    ensure_packages python3:python3 aiosmtpd:python3-aiosmtpd
+    ensure_packages python3:python3
+    ensure_python_modules aiosmtpd:python3-aiosmtpd # the SMTP sink runs on $PYTHON
     plan
     set -E # the ERR trap fires inside functions too (ns_up, ns_delays, ...), not only in up's body
     trap 'echo "testbed: up failed; stopping what it started" >&2; down' ERR
@@ -283,10 +294,10 @@ up() {
     local i
     for i in $(seq "$routers"); do
         start "r$i" "$(ns_r "$i")" "$ork" router --listen "$(rhost "$i"):$(rport "$i")" --key "$dir/r$i.key" \
-            --neighbors "$dir/r$i.peers" --exit-policy "$dir/exit-policy.txt" --state-dir "$dir/state-r$i" \
+            --neighbors "$dir/r$i.neighbors" --exit-policy "$dir/exit-policy.txt" --state-dir "$dir/state-r$i" \
             --status-file "$dir/r$i.status"
     done
-    for i in $(seq "$routers"); do wait_log "r$i" "link up: router" "$(grep -c . "$dir/r$i.peers")"; done
+    for i in $(seq "$routers"); do wait_log "r$i" "link up: router" "$(grep -c . "$dir/r$i.neighbors")"; done
     echo "==> every router has all its links up"
     # shellcheck source=/dev/null
     . "$dir/testbed.env"
@@ -306,7 +317,7 @@ up() {
         --hostname proxy.testbed --smtp-port "${smtp_sink##*:}"
     start rlogin-proxy "$ns_c" "$ork" rlogin-proxy --listen "$rlogin_proxy" --onion-proxy "$onion_proxy"
     start web "$ns_c" python3 "$root/scripts/servers/header_echo.py" "${web##*:}" "${web%:*}"
-    start smtp-sink "$ns_c" /usr/bin/python3 "$root/scripts/servers/smtp_sink.py" "${smtp_sink##*:}" \
+    start smtp-sink "$ns_c" "$PYTHON" "$root/scripts/servers/smtp_sink.py" "${smtp_sink##*:}" \
         "$dir/mail" "${smtp_sink%:*}"
     wait_log web listening
     wait_log smtp-sink listening
@@ -314,6 +325,10 @@ up() {
     trap - ERR
     echo "==> up: HTTP proxy $http_proxy, SMTP proxy $smtp_proxy, rlogin proxy $rlogin_proxy"
     echo "    web server $web (echoes the headers it got), SMTP sink $smtp_sink (Maildir $dir/mail)"
+    local run=""
+    [ "$ns_client" = - ] || run="ip netns exec $ns_client "
+    echo "    try: ${run}curl -x http://$http_proxy http://$web/"
+    echo "         ${run}swaks --server $smtp_proxy --from me@example.org --to 'you%${smtp_sink%:*}@proxy.testbed'"
 }
 
 status() {
@@ -341,23 +356,46 @@ status() {
     return $bad
 }
 
+# down: SIGTERM every process, wait until each has exited (SIGKILL after 10 s), and return only
+# then, so that nothing of the testbed is left when it does.
 down() {
-    local f name pid
+    local f name pid left=() stuck=()
     for f in "$pids"/*.pid; do
         [ -f "$f" ] || continue
         name=$(basename "$f" .pid)
         if alive "$name"; then
             pid=$(head -n 1 "$f")
             kill "$pid" 2>/dev/null || true
-            for _ in $(seq 50); do gone "$pid" && break; sleep 0.1; done
-            gone "$pid" || kill -9 "$pid" 2>/dev/null || true
-            echo "    stopped $name (pid $pid)"
+            left+=("$name:$pid")
         fi
-        rm -f "$f"
     done
+    local entry deadline=$((SECONDS + 10)) killed=0
+    while [ "${#left[@]}" -gt 0 ]; do
+        stuck=()
+        for entry in "${left[@]}"; do
+            if gone "${entry#*:}"; then
+                echo "    stopped ${entry%%:*} (pid ${entry#*:})"
+            else
+                stuck+=("$entry")
+            fi
+        done
+        left=("${stuck[@]+"${stuck[@]}"}")
+        [ "${#left[@]}" -gt 0 ] || break
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            [ "$killed" = 0 ] || break
+            for entry in "${left[@]}"; do kill -9 "${entry#*:}" 2>/dev/null || true; done
+            killed=1 deadline=$((SECONDS + 5))
+        fi
+        sleep 0.1
+    done
+    if [ "${#left[@]}" -gt 0 ]; then
+        echo "testbed: still running after SIGKILL: ${left[*]}" >&2
+        return 1
+    fi
+    rm -f "$pids"/*.pid
     ns_down
     rm -f "$dir/testbed.env"
-    echo "==> down (logs kept in $logs)"
+    echo "==> down: every process has exited (logs kept in $logs)"
 }
 
 # restart NAME: SIGKILL a testbed process and start it again with the same arguments (soak).
@@ -380,6 +418,12 @@ restart() {
 
 logs() {
     local f
+    if [ -n "${only:-}" ] && [ ! -f "$logs/$only.log" ]; then
+        local known
+        known=$(cd "$logs" 2>/dev/null && ls -- *.log 2>/dev/null | sed 's/\.log$//' | paste -sd ' ') || true
+        echo "testbed: no such process '$only' in $dir (${known:+processes: }${known:-no testbed processes there})" >&2
+        return 1
+    fi
     for f in "$logs"/${only:-*}.log; do
         [ -f "$f" ] || { echo "no logs in $logs"; return 1; }
         echo "===== $(basename "$f" .log) ====="

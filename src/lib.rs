@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod input_file;
 pub mod link;
 pub mod net;
 pub mod onion;

@@ -18,8 +18,17 @@ fn main() -> ExitCode {
             return ExitCode::from(cli::EXIT_CONFIG);
         }
     };
-    // Clap itself exits with status 2 on a usage error and 0 for --help / --version.
-    let args = cli::Cli::parse_from(argv);
+    // A usage error exits with status 2 in ork's one error style; --help / --version with 0.
+    let args = match cli::Cli::try_parse_from(argv) {
+        Ok(args) => args,
+        Err(err) => match cli::usage_error::lines(&err) {
+            Some(lines) => {
+                eprintln!("{}", lines.join("\n"));
+                return ExitCode::from(cli::EXIT_CONFIG);
+            }
+            None => err.exit(),
+        },
+    };
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

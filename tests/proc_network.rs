@@ -112,26 +112,18 @@ fn status_codes_reach_the_client() {
     let closed = free_port();
     assert_eq!(anon_connect(p, "127.0.0.1", closed).err(), Some(5), "destination refused");
     assert_eq!(anon_connect(p, "10.1.2.3", 80).err(), Some(6), "exit policy refuses private addresses");
-    // A network file whose entry router has no links cannot give a 2-hop route.
+    // A network file whose entry router has no links cannot give a 2-hop route: the onion proxy
+    // refuses to start (exit status 2) rather than answer every connection with status 7.
     std::fs::write(bed.path("lonely.txt"), format!("router r1 127.0.0.1:{} r1.pub\n", bed.ports[0])).expect("net");
-    let port = free_port();
-    let args: Vec<String> = [
-        "onion-proxy",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--network",
-        "lonely.txt",
-        "--entry",
-        "r1",
-        "--hops",
-        "2",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    bed.spawn("op-lonely", &args);
-    wait_for("lonely uplink", Duration::from_secs(20), || bed.log("op-lonely").contains("uplink to"));
-    assert_eq!(anon_connect(port, "127.0.0.1", closed).err(), Some(7), "no route");
+    let port = free_port().to_string();
+    let out = ork()
+        .args(["onion-proxy", "--listen", &port, "--network", "lonely.txt", "--entry", "r1", "--hops", "2"])
+        .current_dir(bed.path(""))
+        .output()
+        .expect("run ork onion-proxy");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("no route of 2 distinct routers starts at r1") && said.contains("--hops 1 to 1"), "{said}");
 }
 
 #[test]
@@ -303,8 +295,18 @@ fn status_file_shows_links_and_counters_but_no_connection_maps() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
     let mut keys: Vec<&str> = v.as_object().expect("object").keys().map(|k| k.as_str()).collect();
     keys.sort_unstable();
-    let want = ["connections", "identity", "links", "mixer_queue", "neighbors", "replay_cache", "stats"];
-    assert_eq!(keys, want, "only aggregate fields, no connection maps");
+    let want = [
+        "connections",
+        "identity",
+        "links",
+        "mixer_queue",
+        "neighbors",
+        "pid",
+        "replay_cache",
+        "stats",
+        "written_unix",
+    ];
+    assert_eq!(keys, want, "only aggregate fields and when and by whom written, no connection maps");
     for l in v["links"].as_array().expect("links") {
         let mut fields: Vec<&str> = l.as_object().expect("link").keys().map(|k| k.as_str()).collect();
         fields.sort_unstable();

@@ -3,10 +3,11 @@
 //! rlogin rewrite through `ork rlogin-proxy`; five real routers and an onion proxy in between.
 
 mod procs;
+mod rlogind_sandbox;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -311,83 +312,61 @@ fn rlogin_request_is_rewritten_before_it_leaves() {
     assert_eq!(&b, answer);
 }
 
-/// Debian's `rlogin` client and `in.rlogind` (rsh-redone), the daemon behind a one-service inetd
-/// on loopback: the daemon trusts only `.rhosts` entry `localhost TEST_USER`, so a login without a
-/// password proves it saw the massaged request (client user = server user = TEST_USER), while the
-/// client runs as root; a command's output comes back through the anonymous connection.
+/// Debian's `rlogin` client and `in.rlogind` (rsh-redone), the daemon started per connection by a
+/// one-service inetd inside a network namespace the test makes (tests/rlogind_sandbox): the
+/// daemon trusts only `.rhosts` entry `HOST-SIDE-ADDRESS TEST_USER`, so a login without a password
+/// proves it saw the massaged request (client user = server user = TEST_USER), while the client
+/// runs as root; a command's output comes back through the anonymous connection. The test user
+/// exists only inside the sandbox's mount namespace; nothing of it is left on the host.
 #[test]
 fn real_rlogin_through_the_proxy_logs_in_by_rhosts() {
-    const TEST_USER: &str = "orkrlogin";
     if !nix_is_root() {
-        eprintln!("SKIPPED (LOUDLY): real rlogin/in.rlogind test needs root (privileged ports, a test user); the byte-level rlogin test still ran");
+        eprintln!("SKIPPED (LOUDLY): real rlogin/in.rlogind test needs root (network namespace, privileged ports); the byte-level rlogin test still ran");
         return;
     }
     need("rlogin");
     need("script");
-    assert!(
-        Path::new("/usr/sbin/in.rlogind").exists(),
-        "/usr/sbin/in.rlogind missing: run scripts/test.sh (rsh-redone-server)"
-    );
-    let home = rlogin_test_user(TEST_USER);
-    assert!(home.join(".rhosts").exists());
+    need("unshare");
+    let (rlogind, pam) = rlogind_sandbox::find_rlogind()
+        .expect("in.rlogind missing: run scripts/test.sh (it extracts rsh-redone-server into target/test-tools)");
+    let user = rlogind_sandbox::TEST_USER;
+    let host_has_user = || {
+        let passwd = std::fs::read_to_string("/etc/passwd").expect("/etc/passwd");
+        passwd.lines().any(|l| l.starts_with(&format!("{user}:")))
+    };
+    let had_user = host_has_user();
+    let mut sandbox = rlogind_sandbox::RlogindSandbox::start(&rlogind, &pam).expect("rlogind sandbox");
 
     let mut bed = Bed::new(3, full_mesh(3));
+    let policy =
+        format!("accept 127.0.0.0/8:*\naccept {}:{}\nreject *:*\n", sandbox.ns_ip, rlogind_sandbox::RLOGIN_PORT);
+    std::fs::write(bed.path("exit-policy.txt"), policy).expect("exit policy");
     bed.start_routers(&[]);
-    let dport = free_port();
-    let mut inetd = Killer(vec![Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mini_inetd.py"))
-        .arg(dport.to_string())
-        .arg("/usr/sbin/in.rlogind")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("mini inetd")]);
-    let mut inetd_out = std::io::BufReader::new(inetd.0[0].stdout.take().expect("inetd stdout"));
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut inetd_out, &mut line).expect("inetd starts");
-    assert_eq!(line.trim(), "listening");
-    let rp = stack(&mut bed, "rlogin-proxy", &["--rlogin-port", &dport.to_string()]);
+    let rp = stack(&mut bed, "rlogin-proxy", &["--rlogin-port", &rlogind_sandbox::RLOGIN_PORT.to_string()]);
 
     // The commands go in after the shell is up; `script` gives the client the tty it needs.
     let session = format!(
         "(sleep 3; printf 'echo ORK_$((6*7)); whoami\\n'; sleep 2; printf 'exit\\n'; sleep 1) \\
-         | timeout 20 script -qfec 'rlogin -l {TEST_USER}@127.0.0.1 -p {rp} 127.0.0.1' /dev/null"
+         | timeout 20 script -qfec 'rlogin -l {user}@{} -p {rp} 127.0.0.1' /dev/null",
+        sandbox.ns_ip
     );
     let out = Command::new("sh").arg("-c").arg(&session).output().expect("run rlogin");
     let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
-    let _ = inetd.0[0].kill();
-    let mut log = String::new();
-    let _ = inetd_out.read_to_string(&mut log);
+    let log = sandbox.stop_and_log();
     if !text.contains("ORK_42") {
         bed.dump_logs();
     }
     assert!(!text.contains("Password:"), "rlogind asked for a password: it did not see the massaged request\n{text}");
     assert!(text.contains("ORK_42"), "the command's output came back:\n{text}");
-    assert!(text.lines().any(|l| l.trim() == TEST_USER), "logged in as {TEST_USER}:\n{text}");
+    assert!(text.lines().any(|l| l.trim() == user), "logged in as {user}:\n{text}");
     // The daemon's peer was the exit funnel on a privileged port (rlogind refuses others).
-    let peer_port: Vec<u16> = log
-        .lines()
-        .filter_map(|l| l.strip_prefix("connection from 127.0.0.1:"))
-        .filter_map(|p| p.parse().ok())
-        .collect();
+    let from = format!("connection from {}:", sandbox.host_ip);
+    let peer_port: Vec<u16> =
+        log.lines().filter_map(|l| l.strip_prefix(from.as_str())).filter_map(|p| p.parse().ok()).collect();
     assert_eq!(peer_port.len(), 1, "one connection reached rlogind: {log}");
     assert!((512..=1023).contains(&peer_port[0]), "privileged source port: {log}");
-}
-
-/// Create `user` (no password, home under /home) if it does not exist and let it trust itself
-/// from localhost in `.rhosts`; returns the home directory.
-fn rlogin_test_user(user: &str) -> PathBuf {
-    let exists = Command::new("id").arg(user).stdout(Stdio::null()).stderr(Stdio::null()).status();
-    if !exists.map(|s| s.success()).unwrap_or(false) {
-        let ok = Command::new("useradd").args(["-m", "-s", "/bin/sh", user]).status().expect("useradd");
-        assert!(ok.success(), "useradd {user}");
-    }
-    let home = PathBuf::from(format!("/home/{user}"));
-    let rhosts = home.join(".rhosts");
-    std::fs::write(&rhosts, format!("localhost {user}\n127.0.0.1 {user}\n")).expect("write .rhosts");
-    let ok = Command::new("chown").arg(format!("{user}:")).arg(&rhosts).status().expect("chown");
-    assert!(ok.success());
-    std::fs::set_permissions(&rhosts, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
-    home
+    drop(sandbox);
+    assert!(had_user || !host_has_user(), "the test user never reaches the host's /etc/passwd");
 }
 
 /// Garbage and half-open clients on all three proxies at once: each hostile connection is

@@ -112,6 +112,26 @@ fn three_configurations_carry_http_and_mail() {
         let out = testbed(dir.path(), &["up", "--config", config]);
         assert!(out.status.success(), "{config}: up failed: {}", text(&out));
         assert_eq!(env_value(dir.path(), "config"), config);
+        // `up` prints where this configuration's proxies are (127.0.0.2 and .4 off firewall).
+        let proxy = env_value(dir.path(), "http_proxy");
+        let want = match config {
+            "firewall" => "127.0.0.1:8118",
+            "remote-proxy" => "127.0.0.2:8118",
+            _ => "127.0.0.4:8118",
+        };
+        assert_eq!(proxy, want);
+        assert!(text(&out).contains(&format!("try: curl -x http://{want} http://")), "{}", text(&out));
+        if config == "firewall" {
+            // Another configuration on a running testbed is refused, and nothing changes.
+            let other = testbed(dir.path(), &["up", "--config", "remote-proxy"]);
+            assert!(!other.status.success(), "up --config remote-proxy on a running firewall testbed must fail");
+            assert!(text(&other).contains("the firewall configuration is running"), "{}", text(&other));
+            assert_eq!(env_value(dir.path(), "config"), "firewall");
+            let logs = testbed(dir.path(), &["logs", "nosuch"]);
+            assert!(!logs.status.success(), "logs of a process that does not exist");
+            assert!(text(&logs).contains("no such process 'nosuch'"), "{}", text(&logs));
+            assert!(text(&logs).contains("r1"), "names the processes there are: {}", text(&logs));
+        }
         if config == "customer-isp" {
             let log = std::fs::read_to_string(dir.path().join("logs/funnel.log")).expect("funnel log");
             assert!(log.contains("uplink to"), "the funnel carries the customer's connections: {log}");
@@ -131,6 +151,19 @@ fn three_configurations_carry_http_and_mail() {
             std::thread::sleep(Duration::from_millis(300));
         }
         down_leaves_nothing(dir.path());
+    }
+}
+
+#[test]
+fn help_exits_0() {
+    for arg in ["--help", "-h", "help"] {
+        let out = Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/testbed.sh"))
+            .arg(arg)
+            .output()
+            .expect("run scripts/testbed.sh");
+        assert_eq!(out.status.code(), Some(0), "testbed.sh {arg}: {}", text(&out));
+        assert!(text(&out).contains("scripts/testbed.sh up"), "{}", text(&out));
     }
 }
 

@@ -3,7 +3,8 @@
 //! `padding-rate = 2`, `no-filter = true`, `hop = ["a", "b"]` for repeated options). Keys apply to
 //! the subcommand being run; a table named after a subcommand (`[router]`, `[mkonion.build]`)
 //! holds keys for that subcommand only, so one file can configure several. Errors name the
-//! file, the line and the problem.
+//! file, the line and the problem. A relative path in the file (a file or directory option, or
+//! the key of `hop`/`via`) is relative to the file's directory, as in the neighbours file.
 //!
 //! The file is turned into extra arguments placed right after the subcommand's name, before the
 //! user's own, and the command line is parsed again: clap does all validation, and an option the
@@ -46,7 +47,7 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, ConfigFileError> {
     let Some(file) = sub.get_one::<std::path::PathBuf>("config").cloned() else {
         return Ok(argv);
     };
-    let text = std::fs::read_to_string(&file)
+    let text = ork::input_file::read_to_string(&file, ork::input_file::CONFIG_FILE_MAX, "a config file")
         .map_err(|e| ConfigFileError(format!("{}: cannot read config file: {e}", file.display())))?;
     let extra = options_from(&file, &text, &path, sub_cmd, sub)?;
     let argv = splice(argv, &path, extra.iter().map(|(arg, _)| arg.clone()).collect());
@@ -105,7 +106,7 @@ fn options_from(
                 continue;
             }
             let mut args = Vec::new();
-            add_option(&at(), key, value, sub_cmd, given, &mut args)?;
+            add_option(file, &at(), key, value, sub_cmd, given, &mut args)?;
             out.extend(args.into_iter().map(|a| (a, line)));
         }
         let Some(next) = path.get(depth) else { break };
@@ -129,6 +130,7 @@ fn is_subcommand_name(key: &str) -> bool {
 
 /// `--key value` argument(s) for one setting, unless the command line already set it.
 fn add_option(
+    file: &Path,
     at: &str,
     key: &str,
     value: &toml::Value,
@@ -158,7 +160,7 @@ fn add_option(
     let flag = format!("--{key}");
     let scalar = |v: &toml::Value| -> Result<String, ConfigFileError> {
         match v {
-            toml::Value::String(s) => Ok(s.clone()),
+            toml::Value::String(s) => Ok(super::config_paths::relative_to_file(arg, file, s)),
             toml::Value::Integer(i) => Ok(i.to_string()),
             toml::Value::Float(f) => Ok(f.to_string()),
             other => {

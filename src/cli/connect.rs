@@ -1,13 +1,14 @@
 //! `ork connect`: a netcat-like client that relays stdin/stdout over one anonymous connection
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::time::Duration;
 
 use anyhow::Context;
 use ork::wire::standard::Host;
 use ork::wire::{Protocol, StandardStructure, Status};
 
-use super::args::{parse_host_port, HostPort};
+use super::args::{parse_duration, parse_host_port, HostPort};
 use super::ConfigError;
 
 /// Open an anonymous connection to HOST PORT and relay it to stdin and stdout.
@@ -25,6 +26,10 @@ pub struct Args {
     /// Destination port.
     #[arg(value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
+    /// Longest wait for the connection's set-up: reaching the onion proxy and its answer (an
+    /// established connection may then stay idle for as long as it likes).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -32,15 +37,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .ok_or_else(|| ConfigError::msg(format!("'{}' is not a host name or IP address", args.host)))?;
     let structure = StandardStructure::new(Protocol::Tcp, host, args.port);
     let proxy = args.onion_proxy.to_string();
-    let mut stream = TcpStream::connect(&proxy).with_context(|| format!("cannot reach the onion proxy at {proxy}"))?;
+    if args.timeout.is_zero() {
+        return Err(ConfigError::msg("--timeout must be more than 0s"));
+    }
+    let cannot_reach = || format!("cannot reach the onion proxy at {proxy}");
+    let addr =
+        proxy.to_socket_addrs().with_context(cannot_reach)?.next().ok_or_else(|| anyhow::anyhow!(cannot_reach()))?;
+    let mut stream = TcpStream::connect_timeout(&addr, args.timeout).with_context(cannot_reach)?;
+    stream.set_read_timeout(Some(args.timeout))?;
+    stream.set_write_timeout(Some(args.timeout))?;
     stream.write_all(&structure.to_bytes())?;
     let mut status = [0u8; 1];
-    stream.read_exact(&mut status).context("the onion proxy closed before answering")?;
+    match stream.read_exact(&mut status) {
+        Ok(()) => {}
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => anyhow::bail!(
+            "no answer from {proxy} within {} (--timeout): is it an onion proxy, and are its routers up?",
+            humantime::format_duration(args.timeout)
+        ),
+        Err(e) => return Err(e).context("the onion proxy closed before answering"),
+    }
     match Status::from_byte(status[0]) {
         Some(Status::Ok) => {}
         Some(s) => anyhow::bail!("{}:{}: {s}", args.host, args.port),
-        None => anyhow::bail!("unknown status byte {}", status[0]),
+        None => anyhow::bail!("{}", super::peer_guess::not_an_onion_proxy(&proxy, status[0], &mut stream)),
     }
+    // Set-up is done: the connection may now be idle for as long as both ends like.
+    stream.set_read_timeout(None)?;
+    stream.set_write_timeout(None)?;
     // stdin → connection (then half-close), connection → stdout, until both ends finish.
     let mut upstream = stream.try_clone()?;
     let writer = std::thread::spawn(move || -> std::io::Result<()> {

@@ -25,7 +25,7 @@ Example:
 OpenSSL reads both: openssl pkey -in keys/r1.key -noout -text")]
 pub struct Args {
     /// Path prefix of the files: writes PREFIX.key and PREFIX.pub.
-    #[arg(long, value_name = "PREFIX")]
+    #[arg(short, long, value_name = "PREFIX")]
     pub out: PathBuf,
     /// Replace existing key files.
     #[arg(long)]

@@ -204,9 +204,13 @@ fn run_build(a: BuildArgs) -> anyhow::Result<()> {
 }
 
 fn read_onion(path: &Path) -> anyhow::Result<Onion> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the onion", path.display()))?;
+    let bytes = ork::input_file::read(path, ork::input_file::ONION_FILE_MAX, "an onion file")
+        .with_context(|| format!("{}: cannot read the onion", path.display()))
+        .config()?;
     let len = bytes.len();
-    bytes.try_into().map_err(|_| anyhow::anyhow!("{}: {len} bytes; an onion is exactly {ONION_LEN}", path.display()))
+    bytes
+        .try_into()
+        .map_err(|_| ConfigError::msg(format!("{}: {len} bytes; an onion is exactly {ONION_LEN}", path.display())))
 }
 
 fn load_key(path: &Path) -> anyhow::Result<RsaPrivateKey> {

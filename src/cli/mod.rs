@@ -3,16 +3,21 @@
 
 mod args;
 pub mod config_file;
+mod config_paths;
 pub mod connect;
 pub mod funnel;
 pub mod http_proxy;
 pub mod keygen;
 pub mod mkonion;
 pub mod onion_proxy;
+mod peer_guess;
 pub mod rlogin_proxy;
+mod route_check;
 pub mod router;
 pub mod smtp_proxy;
 pub mod status;
+mod status_age;
+pub mod usage_error;
 
 use std::fmt;
 use std::io::Write;

@@ -22,7 +22,7 @@ use super::{ConfigContext, ConfigError};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Example:
-  ork onion-proxy --listen 9050 --network net.conf --entry r1 --hops 5
+  ork onion-proxy --listen 9050 --network network.txt --entry r1 --hops 5
 
 The network file has 'router NAME HOST:PORT PUBLIC-KEY-PATH' and 'link NAME NAME' lines
 (docs/protocol.md §10.2).")]
@@ -75,6 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let entry = network.by_name(&args.entry).ok_or_else(|| {
         ConfigError::msg(format!("--entry {}: no such router in {}", args.entry, args.network.display()))
     })?;
+    super::route_check::hops_possible(&network, entry, usize::from(args.hops), &args.network)?;
     let policy = match &args.policy {
         Some(p) => Policy::parse_file(p).config()?,
         None => Policy::accept_all(),

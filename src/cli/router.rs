@@ -94,6 +94,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let identity = identity(&args)?;
     let key = load_private_key(&args.key).config()?;
     let neighbors = parse_neighbors(&args.neighbors).config()?;
+    if let Some(me) = neighbors.iter().find(|n| n.addr == identity) {
+        return Err(super::ConfigError::msg(format!(
+            "{}: neighbour {} is this router's own address (--listen/--address): a router does not link to itself",
+            args.neighbors.display(),
+            me.addr
+        )));
+    }
     let exit_policy = match &args.exit_policy {
         Some(p) => Policy::parse_file(p).config()?,
         None => Policy::default_exit(),

@@ -5,13 +5,16 @@ use std::path::PathBuf;
 use anyhow::Context;
 use ork::router::stats::StatusReport;
 
-use super::ConfigContext;
+use super::status_age::Freshness;
+use super::{ConfigContext, ConfigError};
+use ork::input_file::STATUS_FILE_MAX;
 
-/// Show a router's links, connection count, onions peeled and refused, replay-cache size.
+/// Show a router's links, connection count, onions peeled and refused, replay-cache size, and
+/// how old the snapshot is. Exit status 1 when the router that wrote it is no longer running.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Example:
-  ork router --listen 9001 --key r1.key --neighbors r1.peers --status-file r1.status &
+  ork router --listen 9001 --key r1.key --neighbors r1.neighbors --status-file r1.status &
   ork status r1.status")]
 pub struct Args {
     /// The file a router writes with --status-file.
@@ -56,13 +59,28 @@ pub fn render(r: &StatusReport) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("cannot read {} (is the router running with --status-file?)", args.file.display()))
-        .config()?;
+    let text = match ork::input_file::read_to_string(&args.file, STATUS_FILE_MAX, "a router status file") {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ConfigError::msg(format!(
+                "{}: no such file: the router is not running (it removes its status file when it stops), \
+                 or it runs without --status-file {0}",
+                args.file.display()
+            )))
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", args.file.display())).config(),
+    };
+    let not_status = || format!("{}: not a router status file", args.file.display());
+    let value: serde_json::Value = serde_json::from_str(&text).with_context(not_status).config()?;
+    let report: StatusReport = serde_json::from_value(value.clone()).with_context(not_status).config()?;
+    let freshness = Freshness::of(&value, ork::event::Now::system().unix);
     if args.json {
-        return super::emit(text);
+        super::emit(text)?;
+    } else {
+        super::emit(format!("{}\n{}", freshness.line(), render(&report)))?;
     }
-    let report: StatusReport =
-        serde_json::from_str(&text).with_context(|| format!("{}: not a router status file", args.file.display()))?;
-    super::emit(render(&report))
+    match freshness {
+        Freshness::Live { .. } => Ok(()),
+        _ => Err(anyhow::anyhow!("{}: the router that wrote it is not running", args.file.display())),
+    }
 }

@@ -41,7 +41,8 @@ impl ConfigError {
 
 /// Read a whole configuration file.
 pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: path.display().to_string(), source })
+    crate::input_file::read_to_string(path, crate::input_file::CONFIG_FILE_MAX, "a configuration file")
+        .map_err(|source| ConfigError::Read { file: path.display().to_string(), source })
 }
 
 /// The directory relative key paths in `path` are resolved against.
@@ -152,7 +153,7 @@ mod tests {
 
     #[test]
     fn base_dir_of_a_bare_file_name_is_the_current_directory() {
-        assert_eq!(base_dir(Path::new("peers.txt")), Path::new("."));
-        assert_eq!(base_dir(Path::new("/etc/ork/peers.txt")), Path::new("/etc/ork"));
+        assert_eq!(base_dir(Path::new("neighbors.txt")), Path::new("."));
+        assert_eq!(base_dir(Path::new("/etc/ork/neighbors.txt")), Path::new("/etc/ork"));
     }
 }

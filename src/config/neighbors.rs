@@ -70,7 +70,7 @@ mod tests {
     fn parses_neighbours_relative_to_the_file() {
         let dir = dir_with_keys(&["a.pub", "b.pub"]);
         let text = "# the ring\n127.0.0.1:9001 keys/a.pub\n\nlocalhost:9002   keys/b.pub # b\n";
-        let path = dir.path().join("peers.txt");
+        let path = dir.path().join("neighbors.txt");
         std::fs::write(&path, text).unwrap();
         let n = parse_neighbors(&path).unwrap();
         assert_eq!(n.len(), 2);
@@ -86,25 +86,25 @@ mod tests {
     fn errors_name_file_line_and_problem() {
         let dir = dir_with_keys(&["a.pub"]);
         let base = dir.path();
-        let err = |text: &str| parse_neighbors_str(text, base, "peers.txt").unwrap_err().to_string();
+        let err = |text: &str| parse_neighbors_str(text, base, "neighbors.txt").unwrap_err().to_string();
         assert_eq!(
             err("127.0.0.1:9001 keys/a.pub\n\n127.0.0.1:9002\n"),
-            "peers.txt:3: expected HOST:PORT PUBLIC-KEY-PATH"
+            "neighbors.txt:3: expected HOST:PORT PUBLIC-KEY-PATH"
         );
-        assert!(err("127.0.0.1:9001 keys/a.pub extra").starts_with("peers.txt:1: expected"));
-        assert!(err("127.0.0.1 keys/a.pub").starts_with("peers.txt:1: expected HOST:PORT"));
-        assert!(err("127.0.0.1:0 keys/a.pub").starts_with("peers.txt:1: bad port"));
+        assert!(err("127.0.0.1:9001 keys/a.pub extra").starts_with("neighbors.txt:1: expected"));
+        assert!(err("127.0.0.1 keys/a.pub").starts_with("neighbors.txt:1: expected HOST:PORT"));
+        assert!(err("127.0.0.1:0 keys/a.pub").starts_with("neighbors.txt:1: bad port"));
         let dup = err("127.0.0.1:9001 keys/a.pub\n127.0.0.1:9001 keys/a.pub");
-        assert!(dup.starts_with("peers.txt:2: duplicate neighbour 127.0.0.1:9001"), "{dup}");
+        assert!(dup.starts_with("neighbors.txt:2: duplicate neighbour 127.0.0.1:9001"), "{dup}");
         let missing = err("# x\n127.0.0.1:9001 keys/missing.pub");
-        assert!(missing.starts_with("peers.txt:2: public key "), "{missing}");
+        assert!(missing.starts_with("neighbors.txt:2: public key "), "{missing}");
         assert!(missing.contains("keys/missing.pub"), "{missing}");
     }
 
     #[test]
     fn unreadable_file_is_named() {
-        let e = parse_neighbors(Path::new("/nonexistent/peers.txt")).unwrap_err();
-        assert!(e.to_string().starts_with("/nonexistent/peers.txt: cannot read"), "{e}");
+        let e = parse_neighbors(Path::new("/nonexistent/neighbors.txt")).unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent/neighbors.txt: cannot read"), "{e}");
     }
 
     #[test]

@@ -150,7 +150,7 @@ router a 127.0.0.1:9001 a.pub
 router c 127.0.0.1:9003 a.pub
 link c b
 ";
-        let path = dir.path().join("net.txt");
+        let path = dir.path().join("network.txt");
         std::fs::write(&path, text).unwrap();
         let n = Network::parse_file(&path).unwrap();
         assert_eq!(n.routers.len(), 3);
@@ -170,16 +170,16 @@ link c b
         let head = "router a 127.0.0.1:1 k.pub\nrouter b 127.0.0.1:2 k.pub\n";
         let err = |tail: &str| {
             let text = format!("{head}{tail}");
-            Network::parse_str(&text, dir.path(), "net.txt").unwrap_err().to_string()
+            Network::parse_str(&text, dir.path(), "network.txt").unwrap_err().to_string()
         };
-        assert_eq!(err("link a zed"), "net.txt:3: link names unknown router \"zed\"");
-        assert_eq!(err("link a a"), "net.txt:3: router a linked to itself");
-        assert_eq!(err("link a b\nlink b a"), "net.txt:4: link b a already given on line 3");
-        assert_eq!(err("link a"), "net.txt:3: expected link NAME NAME");
+        assert_eq!(err("link a zed"), "network.txt:3: link names unknown router \"zed\"");
+        assert_eq!(err("link a a"), "network.txt:3: router a linked to itself");
+        assert_eq!(err("link a b\nlink b a"), "network.txt:4: link b a already given on line 3");
+        assert_eq!(err("link a"), "network.txt:3: expected link NAME NAME");
         assert!(err("router a 127.0.0.1:3 k.pub").contains(":3: router a already defined on line 1"));
         assert!(err("router c 127.0.0.1:2 k.pub").contains(":3: address 127.0.0.1:2 is already"));
-        assert!(err("router c 127.0.0.1:3").starts_with("net.txt:3: expected router NAME"));
-        assert!(err("route a b").starts_with("net.txt:3: unknown keyword \"route\""));
+        assert!(err("router c 127.0.0.1:3").starts_with("network.txt:3: expected router NAME"));
+        assert!(err("route a b").starts_with("network.txt:3: unknown keyword \"route\""));
         assert!(err("router c 127.0.0.1:3 nokey.pub").contains("nokey.pub"));
     }
 }

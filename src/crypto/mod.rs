@@ -1,6 +1,7 @@
 //! Cryptography: stream-cipher engines, key derivation, raw RSA blocks, and STS link keying.
 
 pub mod cipher;
+pub mod key_kind;
 pub mod keys;
 pub mod rsa_block;
 

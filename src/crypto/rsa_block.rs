@@ -23,6 +23,8 @@ pub enum KeyError {
     Read { path: String, source: std::io::Error },
     #[error("{path}: not a PEM RSA {what} key: {detail}")]
     Parse { path: String, what: &'static str, detail: String },
+    #[error("{path}: {kind}, not an RSA key: ork's keys are 1024-bit RSA (make them with `ork keygen`)")]
+    NotRsa { path: String, kind: String },
     #[error("{path}: modulus is {bits} bits, must be exactly {MODULUS_BITS}")]
     Size { path: String, bits: usize },
     #[error("{path}: public exponent must be {PUBLIC_EXPONENT}")]
@@ -48,7 +50,7 @@ fn check_shape(path: &str, key: &impl PublicKeyParts) -> Result<(), KeyError> {
 pub fn private_key_from_pem(pem: &str, origin: &str) -> Result<RsaPrivateKey, KeyError> {
     let key = RsaPrivateKey::from_pkcs8_pem(pem)
         .or_else(|e| RsaPrivateKey::from_pkcs1_pem(pem).map_err(|_| e))
-        .map_err(|e| KeyError::Parse { path: origin.into(), what: "private", detail: e.to_string() })?;
+        .map_err(|e| parse_error(pem, origin, "private", e))?;
     check_shape(origin, &key)?;
     Ok(key)
 }
@@ -57,13 +59,22 @@ pub fn private_key_from_pem(pem: &str, origin: &str) -> Result<RsaPrivateKey, Ke
 pub fn public_key_from_pem(pem: &str, origin: &str) -> Result<RsaPublicKey, KeyError> {
     let key = RsaPublicKey::from_public_key_pem(pem)
         .or_else(|e| RsaPublicKey::from_pkcs1_pem(pem).map_err(|_| e))
-        .map_err(|e| KeyError::Parse { path: origin.into(), what: "public", detail: e.to_string() })?;
+        .map_err(|e| parse_error(pem, origin, "public", e))?;
     check_shape(origin, &key)?;
     Ok(key)
 }
 
+/// Why `pem` is not an RSA key: another kind of key, or not a key at all.
+fn parse_error(pem: &str, origin: &str, what: &'static str, e: impl std::fmt::Display) -> KeyError {
+    match super::key_kind::non_rsa_key(pem) {
+        Some(kind) => KeyError::NotRsa { path: origin.into(), kind },
+        None => KeyError::Parse { path: origin.into(), what, detail: e.to_string() },
+    }
+}
+
 fn read(path: &Path) -> Result<String, KeyError> {
-    std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.display().to_string(), source })
+    crate::input_file::read_to_string(path, crate::input_file::KEY_FILE_MAX, "a key file")
+        .map_err(|source| KeyError::Read { path: path.display().to_string(), source })
 }
 
 pub fn load_private_key(path: &Path) -> Result<RsaPrivateKey, KeyError> {

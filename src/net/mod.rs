@@ -3,5 +3,6 @@
 mod actions;
 pub mod connect;
 pub mod reactor;
+pub mod status_file;
 
 pub use reactor::{Reactor, ReactorConfig};

@@ -160,6 +160,7 @@ impl<C: Core> Reactor<C> {
             if let Some(d) = shutdown_deadline {
                 if now >= d || self.socks.values().all(|s| s.pending() == 0 || s.stream.is_none()) {
                     info!("shut down");
+                    self.remove_status();
                     return Ok(());
                 }
                 let left = d - now;
@@ -214,10 +215,19 @@ impl<C: Core> Reactor<C> {
 
     /// Write the status snapshot atomically (temporary file, then rename).
     fn write_status(&self) {
-        let (Some(path), Some(text)) = (&self.config.status_file, self.core.status(Now::system())) else { return };
-        let tmp = path.with_extension("tmp");
-        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
+        let now = Now::system();
+        let (Some(path), Some(text)) = (&self.config.status_file, self.core.status(now)) else { return };
+        if let Err(e) = super::status_file::write(path, &text, now.unix) {
             warn!("cannot write status file {}: {e}", path.display());
+        }
+    }
+
+    /// Remove the status file at a clean shutdown: a file left behind means a router that died.
+    fn remove_status(&self) {
+        if let Some(path) = &self.config.status_file {
+            if let Err(e) = super::status_file::remove(path) {
+                warn!("cannot remove status file {}: {e}", path.display());
+            }
         }
     }
 

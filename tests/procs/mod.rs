@@ -85,7 +85,7 @@ impl Bed {
                 };
                 peers += &format!("127.0.0.1:{} r{}.pub\n", ports[j], j + 1);
             }
-            fs::write(dir.path().join(format!("r{}.peers", i + 1)), peers).expect("write peers");
+            fs::write(dir.path().join(format!("r{}.neighbors", i + 1)), peers).expect("write peers");
         }
         fs::write(dir.path().join("exit-policy.txt"), "accept 127.0.0.0/8:*\nreject *:*\n").expect("policy");
         Bed { dir, ports, links, procs: Vec::new() }
@@ -120,7 +120,7 @@ impl Bed {
             "--key".into(),
             format!("r{}.key", i + 1),
             "--neighbors".into(),
-            format!("r{}.peers", i + 1),
+            format!("r{}.neighbors", i + 1),
             "--exit-policy".into(),
             "exit-policy.txt".into(),
             "--state-dir".into(),
