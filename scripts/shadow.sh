@@ -7,6 +7,8 @@
 #   scripts/shadow.sh report DIR     table (DIR/report.md) and plots (DIR/plots/) from the hosts' logs
 #   scripts/shadow.sh attack DIR...  the timing adversary on runs made with --pcap
 #   scripts/shadow.sh ci [WORKDIR]   the small run CI checks (about 20 routers, 10 clients, 60 s)
+#   scripts/shadow.sh timing OUTDIR  the timing-analysis scenarios and their table (timing.sh)
+#   scripts/shadow.sh where          print the Shadow binary it would use (unpacking it if needed)
 #
 # Shadow is, in this order: $SHADOW, `shadow` on PATH, or the prebuilt copy in
 # ../shared/tools/shadow unpacked into ${XDG_CACHE_HOME:-~/.cache}/ork-shadow. Shadow runs with
@@ -25,7 +27,7 @@ find_shadow() {
     if [ ! -x "$cache/shadow-inst/bin/shadow" ]; then
         tarball=$(ls "$root"/../shared/tools/shadow/shadow-*.tar.xz /work/shared/tools/shadow/shadow-*.tar.xz \
             2>/dev/null | head -n 1 || true)
-        [ -n "$tarball" ] || { echo "shadow.sh: no Shadow: set SHADOW, put shadow on PATH or build it" >&2; exit 1; }
+        [ -n "$tarball" ] || { echo "shadow.sh: no Shadow: set SHADOW, put shadow on PATH or build it" >&2; return 1; }
         mkdir -p "$cache"
         tar xJf "$tarball" -C "$cache"
     fi
@@ -66,7 +68,7 @@ run() {
     [ -f "$dir/shadow.yaml" ] || { echo "shadow.sh: no $dir/shadow.yaml (shadow.sh gen)" >&2; exit 2; }
     ensure_glib
     local shadow hosts
-    shadow=$(find_shadow)
+    shadow=$(find_shadow) || exit 1
     hosts=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["hosts"]))' "$dir/shadow.yaml")
     limits "$hosts"
     rm -rf "$dir/shadow.data"
@@ -98,14 +100,28 @@ EOF
     return "$rc"
 }
 
-cmd=${1:-}
-[ $# -gt 0 ] && shift
-case $cmd in
-gen) exec python3 "$here/gen.py" "$@" ;;
-run) run "$@" ;;
-report) exec python3 "$here/report.py" "$@" ;;
-attack) exec python3 "$here/adversary.py" "$@" ;;
-ci) exec bash "$here/ci.sh" "$@" ;;
--h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' ;;
-*) echo "usage: scripts/shadow.sh gen|run|report|attack|ci ... (--help)" >&2; exit 2 ;;
-esac
+# report DIR...: with Debian's python3 when it has matplotlib (PNG plots), else SVG plots.
+report() {
+    local py=python3
+    if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then py=/usr/bin/python3; fi
+    "$py" "$here/report.py" "$@"
+}
+
+main() {
+    local cmd=${1:-}
+    [ $# -gt 0 ] && shift
+    case $cmd in
+    gen) python3 "$here/gen.py" "$@" ;;
+    run) run "$@" ;;
+    report) report "$@" ;;
+    attack) python3 "$here/adversary.py" "$@" ;;
+    ci) bash "$here/ci.sh" "$@" ;;
+    timing) bash "$here/timing.sh" "$@" ;;
+    where) find_shadow ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) echo "usage: scripts/shadow.sh gen|run|report|attack|ci|timing|where ... (--help)" >&2; return 2 ;;
+    esac
+}
+
+# One line, read whole before it runs: editing this file during a long run cannot break it.
+main "$@"; exit

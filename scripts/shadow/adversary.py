@@ -2,7 +2,7 @@
 """The timing adversary: match each exit->server connection to the client that made it, from
 packet captures at the two vantage points only (no keys, no router state).
 
-    adversary.py DIR... [--bin 0.05] [--max-lag 2.0] [--expect-all]
+    adversary.py DIR... [--bin 0.05] [--max-lag 2.0] [--expect-all] [--plot PATH]
 
 It sees each client host's link to its entry router (DIR/shadow.data/hosts/clientN/eth0.pcap)
 and each server's TCP connections (serverN/eth0.pcap), both captured by Shadow (gen.py --pcap).
@@ -14,7 +14,8 @@ client->entry shifted earlier), scaled down by the share of the connection's byt
 link carried in the window when that is below 1 (a volume check). Clients are ranked by score. The servers' logs (which client id
 asked for what, from which exit address and port) are the ground truth, used only to score.
 Writes DIR/attack.json and prints one table row per DIR. --expect-all exits 1 unless every
-connection's true client ranks first (the control).
+connection's true client ranks first (the control). --plot PATH draws the true-match rate per
+run (PATH.png, or PATH.svg without matplotlib).
 """
 
 import glob
@@ -162,13 +163,15 @@ def analyse(d, binw, max_lag):
 
 def main():
     args = sys.argv[1:]
-    binw, max_lag, dirs = 0.05, 2.0, []
+    binw, max_lag, dirs, plot = 0.05, 2.0, [], None
     i = 0
     while i < len(args):
         if args[i] == "--bin":
             binw, i = float(args[i + 1]), i + 2
         elif args[i] == "--max-lag":
             max_lag, i = float(args[i + 1]), i + 2
+        elif args[i] == "--plot":
+            plot, i = args[i + 1], i + 2
         elif args[i] == "--expect-all":
             i += 1
         elif args[i].startswith("-"):
@@ -182,8 +185,10 @@ def main():
           "true match | top 3 | median rank | mean rank | chance |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     bad = False
+    rates = {}
     for d in dirs:
         r = analyse(d, binw, max_lag)
+        rates[os.path.basename(os.path.normpath(d))] = round(100 * (r["true_match_rate"] or 0), 1)
         print(f"| {os.path.basename(os.path.normpath(d))} ({r['mode']}) | {r['mix_interval']} | "
               f"{r['padding_rate']:g} | {r['hops']} | {r['slots'] if r['mode'] != 'control' else '1 in all'} | "
               f"{r['clients']} | {r['connections']} | {r['true_match_rate']} | {r['top3_rate']} | "
@@ -191,6 +196,11 @@ def main():
         if "--expect-all" in args and (not r["connections"] or r["true_match_rate"] != 1.0):
             print(f"adversary: {d}: expected every true match at rank 1", file=sys.stderr)
             bad = True
+    if plot:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import plots
+
+        plots.bars(plot, "Timing adversary: true-match rate (%) per scenario", rates)
     sys.exit(1 if bad else 0)
 
 

@@ -40,15 +40,19 @@ def _xy(x, y, xmax, ymax):
     return M + (W - 20 - M) * (x / xmax if xmax else 0), H - M - (H - M - 30) * (y / ymax if ymax else 0)
 
 
-def cdf(path, title, xlabel, series):
+def cdf(path, title, xlabel, series, log=False):
+    """Empirical CDFs; log: a logarithmic x axis (matplotlib only)."""
     series = {k: sorted(v) for k, v in series.items() if v}
     if plt:
         fig, ax = plt.subplots(figsize=(6.4, 4))
         for k, v in series.items():
             ax.step(v, [(i + 1) / len(v) for i in range(len(v))], where="post", label=f"{k} (n={len(v)})")
         ax.set(title=title, xlabel=xlabel, ylabel="fraction <= x")
+        if log and series:
+            ax.set_xscale("log")
         ax.grid(alpha=0.3)
-        ax.legend()
+        if series:
+            ax.legend()
         fig.tight_layout()
         fig.savefig(path + ".png", dpi=100)
         plt.close(fig)

@@ -152,7 +152,7 @@ def main():
     out = os.path.join(d, "plots")
     os.makedirs(out, exist_ok=True)
     plots.cdf(os.path.join(out, "setup_ttfb"), "Connection set-up and time to first byte", "seconds",
-              {"set-up": setup, "TTFB (web+bulk)": ttfb})
+              {"set-up": setup, "TTFB (web+bulk)": ttfb}, log=True)
     plots.cdf(os.path.join(out, "throughput"), "Throughput per client", "MB/s", {"per client": tput})
     plots.bars(os.path.join(out, "failures"), "Failures by reason", reasons or {"none": 0})
     plots.scatter(os.path.join(out, "router_load"), "Routers: cells forwarded vs CPU time",

@@ -165,7 +165,8 @@ class Client:
             jobs = []
             for _ in range(a.slots):
                 jobs.append(asyncio.ensure_future(self.slot()))
-                await asyncio.sleep(self.rng.uniform(0, 2))  # slots do not all start at once
+                # Slots start spread over about 5 s, not all at once.
+                await asyncio.sleep(self.rng.uniform(0, 10 / a.slots))
         grace = a.end + a.grace - self.sim()
         done, pending = await asyncio.wait(jobs, timeout=max(1.0, grace))
         for j in pending:
