@@ -3,7 +3,7 @@
 hosts (onion proxy + traffic generator), servers, keys, a regional latency/bandwidth graph.
 
     gen.py --out DIR [--routers N] [--neighbours K] [--clients C] [--slots S] [--servers S]
-           [--duration 60] [--seed 1] [--churn 0.05] [--mix-interval 10ms] [--padding-rate 0]
+           [--duration 60] [--grace 25] [--seed 1] [--churn 0.05] [--mix-interval 10ms] [--padding-rate 0]
            [--hops 5] [--mode mixed|control|attack] [--pcap] [--ork PATH]
 
 Writes DIR/shadow.yaml, DIR/plan.json (what the report and the adversary need to know: hosts,
@@ -69,6 +69,7 @@ def main():
     p.add_argument("--slots", type=int, default=5, help="concurrent anonymous connections per client")
     p.add_argument("--servers", type=int, default=3)
     p.add_argument("--duration", type=int, default=60, help="simulated seconds of traffic")
+    p.add_argument("--grace", type=int, default=25, help="seconds after --duration for running connections")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--churn", type=float, default=0.0, help="share of routers killed mid-run")
     p.add_argument("--mix-interval", default="10ms")
@@ -109,7 +110,7 @@ def main():
         f.write("accept *:*\n")
 
     start_routers, start_clients = 1, 10
-    stop = start_clients + a.duration + 30
+    stop = start_clients + a.duration + a.grace + 5
     entries = [rng.randrange(a.routers) for _ in range(a.clients)]
     # Churn: kill routers that are nobody's entry (the onion proxies' only link), mid-run.
     candidates = [i for i in range(a.routers) if i not in set(entries)]
@@ -167,6 +168,7 @@ def main():
                                       "--servers", ",".join(servers), "--slots", str(a.slots),
                                       "--mode", a.mode, "--seed", str(rng.randrange(2**31)),
                                       "--t0", str(start_clients), "--end", str(start_clients + a.duration),
+                                      "--grace", str(a.grace),
                                       "--index", str(c), "--clients", str(a.clients),
                                       "--bulk-kib", str(a.bulk_kib), "--log", "traffic.jsonl"],
              "start_time": f"{start_clients}s", "expected_final_state": {"exited": 0}},

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Watch a process tree (Shadow and the programs it runs) from outside: its peak total resident
-memory and each program's CPU time (user + system, from /proc), sampled every half second.
+memory and each program's CPU time (user + system, from /proc), sampled every second.
 
     sampler.py PID OUT.json     runs until PID exits, then writes OUT.json
 
 Shadow does not charge CPU time to simulated time, so the real CPU each router burns is read
-here. A program's last half second before it exits can be missed.
+here. A program's last second before it exits can be missed.
 """
 
 import json
@@ -60,7 +60,7 @@ def main():
                 if p not in names:
                     names[p] = cmdline(p)
                 cpu[p] = snap[p][2]
-        time.sleep(0.5)
+        time.sleep(1.0)
     per = [{"cmd": names[p], "cpu_s": round(cpu[p], 2)} for p in sorted(cpu)]
     with open(out, "w") as f:
         json.dump({"peak_rss_mb": round(peak / 2**20, 1), "processes": per}, f, indent=1)
