@@ -73,6 +73,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--churn", type=float, default=0.0, help="share of routers killed mid-run")
     p.add_argument("--mix-interval", default="10ms")
+    p.add_argument("--mix-lone-wait", help="routers' --mix-lone-wait (default: the router's own)")
     p.add_argument("--padding-rate", type=float, default=0)
     p.add_argument("--hops", type=int, default=5)
     p.add_argument("--mode", choices=["mixed", "control", "attack"], default="mixed")
@@ -128,7 +129,8 @@ def main():
             "args": ["router", "--listen", f"{addr(1, i)}:{ROUTER_PORT}", "--key", f"{out}/keys/{n}.key",
                      "--neighbors", f"{out}/peers/{n}.peers", "--exit-policy", f"{out}/exit-policy.txt",
                      "--status-file", "status.json", "--mix-interval", a.mix_interval,
-                     "--padding-rate", f"{a.padding_rate:g}"],
+                     "--padding-rate", f"{a.padding_rate:g}"]
+            + (["--mix-lone-wait", a.mix_lone_wait] if a.mix_lone_wait else []),
             "environment": {"RUST_LOG": "info"},
             "start_time": f"{start_routers}s",
             "expected_final_state": "running",

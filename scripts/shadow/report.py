@@ -72,7 +72,8 @@ def main():
     L = [f"# Shadow run: {len(plan['routers'])} routers, {len(plan['clients'])} clients x {a['slots']} "
          f"slots, {len(plan['servers'])} servers, {a['duration']} simulated s",
          "",
-         f"Seed {a['seed']}, mode {a['mode']}, {a['hops']} hops, mixing interval {a['mix_interval']}, "
+         f"Seed {a['seed']}, mode {a['mode']}, {a['hops']} hops, mixing interval {a['mix_interval']}"
+         f"{', lone wait ' + a['mix_lone_wait'] if a.get('mix_lone_wait') else ''}, "
          f"padding {a['padding_rate']:g} cells/s per link, {a['neighbours']} neighbours per router "
          f"({plan['links']} router links), churn {a['churn']:g}.",
          "", "## Connections", "",
