@@ -7,8 +7,8 @@
 #   - the timing adversary scores 100 % on the control (mixing off, one connection in the whole
 #     network at a time); its figures on the mixed run are printed, not asserted.
 # Uses $ORK, else the debug build (`cargo build`, a no-op after `cargo test`). Without any Shadow
-# it says SKIPPED loudly and exits 0. Work files in WORKDIR (default: a temporary directory,
-# removed on success).
+# it says SKIPPED loudly and exits 0. Work files in WORKDIR (kept), else in a temporary directory
+# removed on exit, also on failure.
 set -euo pipefail
 main() {
     root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -16,10 +16,9 @@ main() {
     work=${1:-}
     if [ -z "$work" ]; then
         work=$(mktemp -d "${TMPDIR:-/tmp}/ork-shadow-ci.XXXXXX")
-        cleanup=1
+        trap 'rm -rf "$work"' EXIT # also on failure; pass a WORKDIR to keep the files
     else
         mkdir -p "$work"
-        cleanup=0
     fi
     target=${CARGO_TARGET_DIR:-$root/target}
     if [ -z "${ORK:-}" ]; then
@@ -54,7 +53,6 @@ main() {
     "$sh" report "$work/control" --check >/dev/null
     "$sh" attack "$work/control" --expect-all
     echo "==> the adversary matched every connection of the control (mixing off, one at a time)"
-    [ "$cleanup" = 0 ] || rm -rf "$work"
 }
 
 # Read whole before it runs: editing this file during a run cannot break it.
