@@ -60,6 +60,8 @@ step() {
 step cargo fmt --all -- --check
 step cargo clippy --all-targets -- -D warnings
 step cargo test --all-targets
+# The small Shadow simulation and the timing adversary's control (docs/shadow.md).
+step scripts/shadow.sh ci
 
 echo "==> groff -man -ww -z man/*.1"
 warnings=$(groff -man -ww -z man/*.1 2>&1)
