@@ -1,4 +1,6 @@
-//! `ork connect`: a netcat-like client that relays stdin/stdout over one anonymous connection
+//! `ork connect`: a netcat-like client that relays stdin/stdout over one anonymous connection.
+//! Standard input goes out optimistically, right behind the standard structure, without waiting
+//! for the status byte (SPEC §7); a non-zero status still ends the command with an error.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -34,6 +36,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let proxy = args.onion_proxy.to_string();
     let mut stream = TcpStream::connect(&proxy).with_context(|| format!("cannot reach the onion proxy at {proxy}"))?;
     stream.write_all(&structure.to_bytes())?;
+    // stdin → connection (then half-close) starts at once: optimistic data.
+    let mut upstream = stream.try_clone()?;
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        std::io::copy(&mut std::io::stdin().lock(), &mut upstream)?;
+        upstream.shutdown(Shutdown::Write)
+    });
     let mut status = [0u8; 1];
     stream.read_exact(&mut status).context("the onion proxy closed before answering")?;
     match Status::from_byte(status[0]) {
@@ -41,12 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(s) => anyhow::bail!("{}:{}: {s}", args.host, args.port),
         None => anyhow::bail!("unknown status byte {}", status[0]),
     }
-    // stdin → connection (then half-close), connection → stdout, until both ends finish.
-    let mut upstream = stream.try_clone()?;
-    let writer = std::thread::spawn(move || -> std::io::Result<()> {
-        std::io::copy(&mut std::io::stdin().lock(), &mut upstream)?;
-        upstream.shutdown(Shutdown::Write)
-    });
+    // connection → stdout, until the destination finishes.
     let mut out = std::io::stdout().lock();
     std::io::copy(&mut stream, &mut out).context("reading from the anonymous connection")?;
     out.flush()?;

@@ -1,6 +1,7 @@
 //! Command-line interface: the subcommands of `ork` (one file each), their dispatch, and the
 //! typed marker that turns an error into exit status 2 (usage or configuration, SPEC §14).
 
+mod allow_from;
 mod args;
 pub mod config_file;
 pub mod connect;
@@ -12,6 +13,7 @@ pub mod onion_proxy;
 pub mod rlogin_proxy;
 pub mod router;
 pub mod smtp_proxy;
+pub mod socks_proxy;
 pub mod status;
 
 use std::fmt;
@@ -55,6 +57,7 @@ pub enum Command {
     HttpProxy(http_proxy::Args),
     SmtpProxy(smtp_proxy::Args),
     RloginProxy(rlogin_proxy::Args),
+    SocksProxy(socks_proxy::Args),
     Connect(connect::Args),
     Status(status::Args),
 }
@@ -70,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::HttpProxy(a) => http_proxy::run(a),
         Command::SmtpProxy(a) => smtp_proxy::run(a),
         Command::RloginProxy(a) => rlogin_proxy::run(a),
+        Command::SocksProxy(a) => socks_proxy::run(a),
         Command::Connect(a) => connect::run(a),
         Command::Status(a) => status::run(a),
     }

@@ -93,8 +93,7 @@ impl Policy {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             IpAddr::V4(_) => ip,
         };
-        let rule =
-            self.rules.iter().find(|r| r.ports == super::rule::ANY_PORT && r.matches(ip, 0, Protocol::Resolve));
+        let rule = self.rules.iter().find(|r| r.ports == super::rule::ANY_PORT && r.matches(ip, 0, Protocol::Resolve));
         rule.is_some_and(|r| r.action == Action::Accept)
     }
 

@@ -20,10 +20,16 @@ const MAX_EARLY_BYTES: usize = 256 * 1024;
 
 enum ExitState {
     Reading(Vec<u8>),
-    Resolving { request: u64 },
-    Connecting { sock: SockId },
+    Resolving {
+        request: u64,
+    },
+    Connecting {
+        sock: SockId,
+    },
     Retrying,
-    Open { sock: SockId },
+    Open {
+        sock: SockId,
+    },
     /// A resolve was answered; waiting for the client's end of stream.
     Resolved,
 }
