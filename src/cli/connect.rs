@@ -50,9 +50,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => anyhow::bail!("unknown status byte {}", status[0]),
     }
     // connection → stdout, until the destination finishes.
+    // Flushed after every read: stdout is line-buffered, and binary protocols (ssh's key
+    // exchange after its banner line) would stall in the buffer.
     let mut out = std::io::stdout().lock();
-    std::io::copy(&mut stream, &mut out).context("reading from the anonymous connection")?;
-    out.flush()?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading from the anonymous connection"),
+        };
+        out.write_all(&buf[..n])?;
+        out.flush()?;
+    }
     drop(out);
     // The destination finished: done, even if stdin is still open (like `nc -N`).
     if writer.is_finished() {

@@ -248,10 +248,8 @@ impl OnionProxy {
         app.state = AppState::Opening;
         self.opened += 1;
         // SafeLogging: the destination and the route only at debug level.
-        debug!("connection to {}:{} via {}", structure.host, structure.port, app.route.join(" > "));
-        if let Some(k) = isolation {
-            debug!("connection {} isolated by {k:?}", self.opened);
-        }
+        let key = isolation.map(|k| format!(", isolation {k:?}")).unwrap_or_default();
+        debug!("connection to {}:{} via {}{key}", structure.host, structure.port, app.route.join(" > "));
         info!("anonymous connection {} opened ({} hops)", self.opened, route.len());
         self.by_aci.insert(aci, sock);
         for r in create_chunks() {
