@@ -426,3 +426,82 @@ fn chromium_through_the_socks_proxy() {
         routes.len()
     );
 }
+
+/// The header names (lowercase) and values the echo server reported, in order.
+fn echoed_headers(text: &str) -> Vec<(String, String)> {
+    let text = text.find("Host: ").map_or(text, |i| &text[i..]); // after Chromium's <pre>
+    text.lines()
+        .take_while(|l| !l.starts_with("BODY:"))
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect()
+}
+
+/// The privacy filter with today's browsers: Chromium (German) and curl through `ork
+/// http-proxy`; the server sees exactly the expected header set.
+#[test]
+fn http_filter_leaves_browsers_nothing_to_tell() {
+    need("curl");
+    let (mut bed, op, _socks) = five_hops();
+    let hp = app_proxy(&mut bed, op, "http-proxy", &[]);
+    let (_server, web) = header_echo();
+    let url = format!("http://127.0.0.1:{web}/");
+    let proxy = format!("http://127.0.0.1:{hp}");
+    let (ok, body, err) = curl(&[
+        "-x",
+        &proxy,
+        "-H",
+        "Accept-Language: de-DE,de;q=0.9",
+        "-H",
+        "sec-ch-ua: \"Chromium\";v=\"156\"",
+        "-H",
+        "Sec-CH-UA-Platform: \"Linux\"",
+        "-H",
+        "X-Client-Data: CIu2yQEIpLbJAQ==",
+        &url,
+    ]);
+    assert!(ok, "{err}");
+    let got = echoed_headers(&String::from_utf8_lossy(&body));
+    let want: Vec<(String, String)> = [
+        ("host", format!("127.0.0.1:{web}")),
+        ("user-agent", "Mozilla/5.0 (compatible)".to_string()),
+        ("accept", "*/*".to_string()),
+        ("accept-language", "en-US,en;q=0.5".to_string()),
+    ]
+    .into_iter()
+    .map(|(n, v)| (n.to_string(), v))
+    .collect();
+    assert_eq!(got, want, "curl's headers as the server saw them");
+    eprintln!("curl through the filter: the server saw {got:?}");
+    let Some(browser) = chromium() else {
+        eprintln!("SKIPPED (LOUDLY): the Chromium half: chromium is not installed");
+        return;
+    };
+    let dom = chromium_dump(browser, &proxy, &url, &["--lang=de-DE"]);
+    let got = echoed_headers(&dom.replace("&amp;", "&").replace("&quot;", "\""));
+    eprintln!("chromium --lang=de-DE through the filter: the server saw {got:?}");
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    let exact = [
+        "host",
+        "upgrade-insecure-requests",
+        "user-agent",
+        "accept",
+        "sec-fetch-site",
+        "sec-fetch-mode",
+        "sec-fetch-user",
+        "sec-fetch-dest",
+        "accept-encoding",
+        "accept-language",
+    ];
+    assert_eq!(names, exact, "Chromium's header set as the server saw it");
+    for name in &names {
+        assert!(
+            !name.starts_with("sec-ch-") && *name != "x-client-data" && *name != "cookie" && *name != "referer",
+            "{name} reached the server: {got:?}"
+        );
+    }
+    let value = |n: &str| got.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    assert_eq!(value("user-agent"), Some("Mozilla/5.0 (compatible)"));
+    assert_eq!(value("accept-language"), Some("en-US,en;q=0.5"), "the user's language is hidden");
+    assert!(!dom.contains("de-DE") && !dom.contains("Chromium") && !dom.contains("Linux"), "{dom}");
+}
