@@ -31,6 +31,10 @@ TEST_TOOLS=(
     iptables:iptables         # or by iptables where nft has no `queue` (CONFIG_NFT_QUEUE unset)
     ping:iputils-ping         # tests/testbed.rs: the round trip the --delay makes (as root)
     tshark:tshark             # tests/proc_capture.rs: packet captures of the links (as root)
+    torsocks:torsocks         # tests/proc_socks.rs: torsocks through ork socks-proxy
+    sshd:openssh-server       # tests/proc_socks.rs: a private sshd on a loopback port
+    ssh:openssh-client        # tests/proc_socks.rs: ssh through the SOCKS proxy and ork connect
+    nc.openbsd:netcat-openbsd # tests/proc_socks.rs: nc -X 5 as ssh's ProxyCommand
 )
 ensure_packages "${TEST_TOOLS[@]}"
 # tests/proc_proxies.rs: the SMTP server, run by Debian's /usr/bin/python3 (checked there, not on PATH)

@@ -209,6 +209,7 @@ proxy_host=$h
 http_proxy=$h:8118
 smtp_proxy=$h:2525
 rlogin_proxy=$h:5513
+socks_proxy=$h:1080
 onion_proxy=$h:9050
 web=$servers:8080
 smtp_sink=$servers:2526
@@ -312,18 +313,19 @@ up() {
     start onion-proxy "$ns_c" "$ork" onion-proxy --listen "$onion_proxy" --network "$dir/network.txt" \
         --entry r1 --hops "$([ "$routers" -ge 5 ] && echo 5 || echo "$routers")" "${via[@]}" "${allow[@]}"
     wait_log onion-proxy "keyed"
-    start http-proxy "$ns_c" "$ork" http-proxy --listen "$http_proxy" --onion-proxy "$onion_proxy"
+    start http-proxy "$ns_c" "$ork" http-proxy --listen "$http_proxy" --onion-proxy "$onion_proxy" "${allow[@]}"
     start smtp-proxy "$ns_c" "$ork" smtp-proxy --listen "$smtp_proxy" --onion-proxy "$onion_proxy" \
-        --hostname proxy.testbed --smtp-port "${smtp_sink##*:}"
-    start rlogin-proxy "$ns_c" "$ork" rlogin-proxy --listen "$rlogin_proxy" --onion-proxy "$onion_proxy"
+        --hostname proxy.testbed --smtp-port "${smtp_sink##*:}" "${allow[@]}"
+    start rlogin-proxy "$ns_c" "$ork" rlogin-proxy --listen "$rlogin_proxy" --onion-proxy "$onion_proxy" "${allow[@]}"
+    start socks-proxy "$ns_c" "$ork" socks-proxy --listen "$socks_proxy" --onion-proxy "$onion_proxy" "${allow[@]}"
     start web "$ns_c" python3 "$root/scripts/servers/header_echo.py" "${web##*:}" "${web%:*}"
     start smtp-sink "$ns_c" "$PYTHON" "$root/scripts/servers/smtp_sink.py" "${smtp_sink##*:}" \
         "$dir/mail" "${smtp_sink%:*}"
     wait_log web listening
     wait_log smtp-sink listening
-    for i in http-proxy smtp-proxy rlogin-proxy; do wait_log "$i" "listening"; done
+    for i in http-proxy smtp-proxy rlogin-proxy socks-proxy; do wait_log "$i" "listening"; done
     trap - ERR
-    echo "==> up: HTTP proxy $http_proxy, SMTP proxy $smtp_proxy, rlogin proxy $rlogin_proxy"
+    echo "==> up: HTTP proxy $http_proxy, SMTP proxy $smtp_proxy, rlogin proxy $rlogin_proxy, SOCKS proxy $socks_proxy"
     echo "    web server $web (echoes the headers it got), SMTP sink $smtp_sink (Maildir $dir/mail)"
     local run=""
     [ "$ns_client" = - ] || run="ip netns exec $ns_client "

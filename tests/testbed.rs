@@ -71,6 +71,10 @@ fn carries_a_request_and_a_mail(dir: &Path) {
     let got = text(&out);
     assert!(out.status.success() && got.contains("User-Agent: Mozilla/5.0 (compatible)"), "curl: {got}");
     assert!(!got.contains("secret"), "cookie filtered: {got}");
+    // The same page through the SOCKS proxy.
+    let socks = env_value(dir, "socks_proxy");
+    let out = client(dir, &["curl", "-s", "-S", "--max-time", "30", "--socks5-hostname", &socks, &url]);
+    assert!(out.status.success() && text(&out).contains("BODY:"), "curl --socks5-hostname: {}", text(&out));
 
     let sink = env_value(dir, "smtp_sink");
     let host = sink.rsplit_once(':').expect("host:port").0;

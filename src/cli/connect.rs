@@ -1,4 +1,6 @@
-//! `ork connect`: a netcat-like client that relays stdin/stdout over one anonymous connection
+//! `ork connect`: a netcat-like client that relays stdin/stdout over one anonymous connection.
+//! Standard input goes out optimistically, right behind the standard structure, without waiting
+//! for the status byte (protocol.md §7); a non-zero status still ends the command with an error.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -47,6 +49,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     stream.set_read_timeout(Some(args.timeout))?;
     stream.set_write_timeout(Some(args.timeout))?;
     stream.write_all(&structure.to_bytes())?;
+    // stdin → connection (then half-close) starts at once: optimistic data.
+    let mut upstream = stream.try_clone()?;
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        std::io::copy(&mut std::io::stdin().lock(), &mut upstream)?;
+        upstream.shutdown(Shutdown::Write)
+    });
     let mut status = [0u8; 1];
     match stream.read_exact(&mut status) {
         Ok(()) => {}
@@ -64,15 +72,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Set-up is done: the connection may now be idle for as long as both ends like.
     stream.set_read_timeout(None)?;
     stream.set_write_timeout(None)?;
-    // stdin → connection (then half-close), connection → stdout, until both ends finish.
-    let mut upstream = stream.try_clone()?;
-    let writer = std::thread::spawn(move || -> std::io::Result<()> {
-        std::io::copy(&mut std::io::stdin().lock(), &mut upstream)?;
-        upstream.shutdown(Shutdown::Write)
-    });
+    // connection → stdout, until the destination finishes.
+    // Flushed after every read: stdout is line-buffered, and binary protocols (ssh's key
+    // exchange after its banner line) would stall in the buffer.
     let mut out = std::io::stdout().lock();
-    std::io::copy(&mut stream, &mut out).context("reading from the anonymous connection")?;
-    out.flush()?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading from the anonymous connection"),
+        };
+        out.write_all(&buf[..n])?;
+        out.flush()?;
+    }
     drop(out);
     // The destination finished: done, even if stdin is still open (like `nc -N`).
     if writer.is_finished() {

@@ -5,6 +5,7 @@ use ork::net::{Reactor, ReactorConfig};
 use ork::proxy::driver::ProxyCore;
 use ork::proxy::{HttpConfig, HttpSession};
 
+use super::allow_from::AllowFrom;
 use super::args::{parse_host_port, parse_listen, HostPort, Listen};
 use super::ConfigError;
 
@@ -21,6 +22,8 @@ pub struct Args {
     /// The onion proxy to open anonymous connections through.
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9050", value_parser = parse_host_port)]
     pub onion_proxy: HostPort,
+    #[command(flatten)]
+    pub allow: AllowFrom,
     /// Pass identifying headers (Cookie, Referer, User-Agent, ...) through unchanged.
     #[arg(long)]
     pub no_filter: bool,
@@ -32,12 +35,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.no_filter {
         log::warn!("--no-filter: identifying headers (Cookie, Referer, User-Agent, ...) pass through");
     }
-    let core = ProxyCore::new("http-proxy", op.into(), move || HttpSession::new(config.clone()));
+    let core =
+        ProxyCore::new("http-proxy", op.into(), move || HttpSession::new(config.clone())).allow_from(args.allow.list());
     serve(&args.listen, core, "http-proxy")
 }
 
 /// Bind, then run `core` on the reactor until SIGINT/SIGTERM.
-fn serve<C: ork::event::Core>(listen: &Listen, core: C, what: &str) -> anyhow::Result<()> {
+pub(super) fn serve<C: ork::event::Core>(listen: &Listen, core: C, what: &str) -> anyhow::Result<()> {
     let bind = listen.bind_addr();
     let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     log::info!("{what} listening on {bind}");

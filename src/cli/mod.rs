@@ -1,6 +1,7 @@
 //! Command-line interface: the subcommands of `ork` (one file each), their dispatch, and the
 //! typed marker that turns an error into exit status 2 (usage or configuration, protocol.md §14).
 
+mod allow_from;
 mod args;
 pub mod config_file;
 mod config_paths;
@@ -15,6 +16,7 @@ pub mod rlogin_proxy;
 mod route_check;
 pub mod router;
 pub mod smtp_proxy;
+pub mod socks_proxy;
 pub mod status;
 mod status_age;
 pub mod usage_error;
@@ -60,6 +62,7 @@ pub enum Command {
     HttpProxy(http_proxy::Args),
     SmtpProxy(smtp_proxy::Args),
     RloginProxy(rlogin_proxy::Args),
+    SocksProxy(socks_proxy::Args),
     Connect(connect::Args),
     Status(status::Args),
 }
@@ -75,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::HttpProxy(a) => http_proxy::run(a),
         Command::SmtpProxy(a) => smtp_proxy::run(a),
         Command::RloginProxy(a) => rlogin_proxy::run(a),
+        Command::SocksProxy(a) => socks_proxy::run(a),
         Command::Connect(a) => connect::run(a),
         Command::Status(a) => status::run(a),
     }

@@ -9,6 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Context;
 use ork::client::{OnionProxy, OnionProxyConfig};
+use ork::config::allow::parse_cidr;
 use ork::config::network::Network;
 use ork::config::policy::Policy;
 use ork::crypto::rsa_block::load_public_key;
@@ -57,17 +58,6 @@ pub struct Args {
     /// Networks application proxies may connect from (CIDR; repeat for more).
     #[arg(long, value_name = "CIDR", default_values = ["127.0.0.0/8", "::1/128"], value_parser = parse_cidr)]
     pub allow_from: Vec<(IpAddr, u8)>,
-}
-
-fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
-    let bad = || format!("'{s}' is not ADDRESS/BITS (e.g. 127.0.0.0/8)");
-    let (a, bits) = s.split_once('/').unwrap_or((s, if s.contains(':') { "128" } else { "32" }));
-    let ip: IpAddr = a.parse().map_err(|_| bad())?;
-    let bits: u8 = bits.parse().map_err(|_| bad())?;
-    if bits > if ip.is_ipv4() { 32 } else { 128 } {
-        return Err(bad());
-    }
-    Ok((ip, bits))
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {

@@ -5,6 +5,7 @@ use ork::net::{Reactor, ReactorConfig};
 use ork::proxy::driver::ProxyCore;
 use ork::proxy::RloginSession;
 
+use super::allow_from::AllowFrom;
 use super::args::{parse_host_port, parse_listen, HostPort, Listen};
 use super::ConfigError;
 
@@ -21,6 +22,8 @@ pub struct Args {
     /// The onion proxy to open anonymous connections through.
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9050", value_parser = parse_host_port)]
     pub onion_proxy: HostPort,
+    #[command(flatten)]
+    pub allow: AllowFrom,
     /// Port of the destination rlogin servers (513; another for testbeds).
     #[arg(long, value_name = "PORT", default_value_t = ork::proxy::RLOGIN_PORT)]
     pub rlogin_port: u16,
@@ -29,7 +32,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let op = args.onion_proxy.resolve_v4().map_err(ConfigError::msg)?;
     let port = args.rlogin_port;
-    let core = ProxyCore::new("rlogin-proxy", op.into(), move || RloginSession::new(port));
+    let core =
+        ProxyCore::new("rlogin-proxy", op.into(), move || RloginSession::new(port)).allow_from(args.allow.list());
     serve(&args.listen, core, "rlogin-proxy")
 }
 

@@ -5,6 +5,7 @@ use ork::net::{Reactor, ReactorConfig};
 use ork::proxy::driver::ProxyCore;
 use ork::proxy::{SmtpConfig, SmtpSession};
 
+use super::allow_from::AllowFrom;
 use super::args::{parse_host_port, parse_listen, HostPort, Listen};
 use super::ConfigError;
 
@@ -21,6 +22,8 @@ pub struct Args {
     /// The onion proxy to open anonymous connections through.
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9050", value_parser = parse_host_port)]
     pub onion_proxy: HostPort,
+    #[command(flatten)]
+    pub allow: AllowFrom,
     /// The proxy's own name in its greeting and in `anonymous@NAME` (default: /etc/hostname).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
@@ -46,7 +49,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     config.port = args.smtp_port;
     config.filter = !args.no_filter;
     config.keep_headers = args.keep_headers;
-    let core = ProxyCore::new("smtp-proxy", op.into(), move || SmtpSession::new(config.clone()));
+    let core =
+        ProxyCore::new("smtp-proxy", op.into(), move || SmtpSession::new(config.clone())).allow_from(args.allow.list());
     serve(&args.listen, core, "smtp-proxy")
 }
 

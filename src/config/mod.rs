@@ -1,6 +1,7 @@
 //! The configuration files of protocol.md §10 — neighbours, network topology (and route selection on
 //! it), policies — and what they share: line splitting with `#` comments, `HOST:PORT` resolution, errors naming file and line.
 
+pub mod allow;
 pub mod neighbors;
 pub mod network;
 pub mod policy;

@@ -85,6 +85,18 @@ impl Policy {
         rule.is_some_and(|r| r.action == Action::Accept)
     }
 
+    /// Whether the exit may answer a resolve (protocol 5) with `ip`: only rules whose port part
+    /// is `*` can match a resolve (it has no port); the first such rule matching the address and
+    /// `proto=resolve` (or no `proto=`) decides.
+    pub fn allows_resolve(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            IpAddr::V4(_) => ip,
+        };
+        let rule = self.rules.iter().find(|r| r.ports == super::rule::ANY_PORT && r.matches(ip, 0, Protocol::Resolve));
+        rule.is_some_and(|r| r.action == Action::Accept)
+    }
+
     /// Whether a destination given by name (never resolved here) is allowed: only rules whose
     /// address is `*` can match it; the first such rule that matches port and protocol decides.
     pub fn allows_any_address(&self, port: u16, proto: Protocol) -> bool {
@@ -131,6 +143,19 @@ mod tests {
         assert!(p.allows(ip("2001:db8:1::5"), 443, Tcp));
         assert!(!p.allows(ip("2001:db9::5"), 443, Tcp));
         assert!(!policy("").allows(ip("1.2.3.4"), 80, Http));
+    }
+
+    #[test]
+    fn resolves_match_only_any_port_rules() {
+        let p = policy("reject 127.0.0.1:80\naccept 127.0.0.0/8:53\naccept 127.0.0.0/8 proto=resolve\nreject *:*\n");
+        assert!(p.allows_resolve(ip("127.0.0.1")), "port rules are skipped for a resolve");
+        assert!(p.allows_resolve(ip("::ffff:127.0.0.2")));
+        assert!(!p.allows_resolve(ip("10.0.0.1")));
+        assert!(!policy("accept *:1-65535\n").allows_resolve(ip("1.2.3.4")));
+        assert!(!policy("accept * proto=tcp\n").allows_resolve(ip("1.2.3.4")));
+        let d = Policy::default_exit();
+        assert!(!d.allows_resolve(ip("127.0.0.1")) && !d.allows_resolve(ip("192.168.1.1")));
+        assert!(!d.allows_resolve(ip("::1")) && d.allows_resolve(ip("93.184.216.34")));
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod router_cells;
 pub mod seeds;
 mod session;
 mod smtp;
+mod socks;
 mod standard_structure;
 
 pub use cell_link::cell_link;
@@ -28,6 +29,7 @@ pub use onion_peel::onion_peel;
 pub use rlogin::rlogin;
 pub use router_cells::router_cells;
 pub use smtp::smtp;
+pub use socks::socks;
 pub use standard_structure::standard_structure;
 
 /// A harness: arbitrary bytes in, a panic only for a broken rule.
@@ -43,6 +45,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("http_head", http_head),
     ("smtp", smtp),
     ("rlogin", rlogin),
+    ("socks", socks),
 ];
 
 /// The harness of target `name`.

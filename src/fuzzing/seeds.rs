@@ -1,5 +1,6 @@
 //! Valid inputs each target's corpus starts from: real cells, the known-answer onions and STS
-//! transcript, standard structures, an HTTP exchange, an SMTP dialogue, an rlogin session.
+//! transcript, standard structures, an HTTP exchange, an SMTP dialogue, an rlogin session,
+//! SOCKS4/4a/5 messages and sessions.
 //! `tests/fuzz_corpus.rs` replays them on every `cargo test` and can write them out as corpus
 //! files (`cargo test --test fuzz_corpus -- --ignored write_seeds`).
 
@@ -25,6 +26,7 @@ pub fn seeds(name: &str) -> Vec<(String, Vec<u8>)> {
         "http_head" => http_head(),
         "smtp" => smtp(),
         "rlogin" => rlogin(),
+        "socks" => socks(),
         _ => Vec::new(),
     };
     list.into_iter().map(|(n, v)| (format!("seed-{n}"), v)).collect()
@@ -316,5 +318,39 @@ fn rlogin() -> Vec<(&'static str, Vec<u8>)> {
         ("session", session.0),
         ("session-refused", refused.0),
         ("session-reset", reset.0),
+    ]
+}
+
+fn socks() -> Vec<(&'static str, Vec<u8>)> {
+    let greeting: &[u8] = &[5, 2, 0, 2];
+    let auth: &[u8] = b"\x01\x05alice\x06secret";
+    let connect_name: &[u8] = b"\x05\x01\x00\x03\x0bexample.org\x00\x50";
+    let connect_v6: &[u8] = &[5, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80];
+    let resolve: &[u8] = b"\x05\xf0\x00\x03\x0bexample.org\x00\x00";
+    let socks4a: &[u8] = b"\x04\x01\x00\x50\x00\x00\x00\x01joe\x00example.org\x00";
+    let socks4: &[u8] = &[4, 1, 0, 80, 127, 0, 0, 1, b'j', 0];
+    let session = Script::new(4)
+        .client(&[greeting, auth, connect_name, b"GET / HTTP/1.0\r\n\r\n"].concat())
+        .status(0, 0)
+        .upstream(0, b"HTTP/1.0 200 OK\r\n\r\nhello")
+        .client_eof()
+        .upstream_eof(0);
+    let resolved = Script::new(4)
+        .client(&[&[5, 1, 0][..], resolve].concat())
+        .status(0, 0)
+        .upstream(0, b"93.184.216.34")
+        .upstream_eof(0);
+    let refused = Script::new(4).client(socks4a).status(0, 6);
+    vec![
+        ("greeting", [&[0][..], greeting].concat()),
+        ("auth", [&[1][..], auth].concat()),
+        ("request-name", [&[2][..], connect_name].concat()),
+        ("request-v6", [&[2][..], connect_v6].concat()),
+        ("request-resolve", [&[2][..], resolve].concat()),
+        ("socks4a", [&[3][..], socks4a].concat()),
+        ("socks4", [&[3][..], socks4].concat()),
+        ("session", session.0),
+        ("session-resolve", resolved.0),
+        ("session-refused", refused.0),
     ]
 }

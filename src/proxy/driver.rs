@@ -1,22 +1,29 @@
 //! Drives application-proxy sessions on real (or simulated) sockets: a [`Core`] that accepts
 //! clients, makes one [`Session`] each, opens anonymous connections through the onion proxy
 //! (standard structure out, status byte back) and carries out the sessions' actions, following
-//! the contract in this module's parent.
+//! the contract in this module's parent: clients outside `--allow-from` are refused in the
+//! session's protocol, and bytes a session writes before the status byte (optimistic data) go
+//! out right behind the structure.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use log::{debug, info};
+use log::{debug, info, warn};
 
 use super::{Action as SessionAction, Session, UpstreamId};
+use crate::config::allow::AllowList;
 use crate::event::{Action, Core, ListenerIdx, Now, SockId, SockIds};
 use crate::wire::Status;
 
 enum Upstream {
-    /// Connecting to the onion proxy; the structure to send once connected.
-    Connecting(Vec<u8>),
+    /// Connecting to the onion proxy: what to send once connected (isolation prefix, structure,
+    /// optimistic data), and whether to half-close after it.
+    Connecting {
+        first: Vec<u8>,
+        shut: bool,
+    },
     /// Structure sent; waiting for the status byte.
     AwaitingStatus,
     Open,
@@ -42,10 +49,12 @@ pub struct ProxyCore<S, F> {
     roles: HashMap<SockId, Role>,
     paused: HashSet<SockId>,
     name: &'static str,
+    allow: AllowList,
 }
 
 impl<S: Session, F: FnMut() -> S> ProxyCore<S, F> {
-    /// `name` is for logs ("http-proxy"); `make` creates a session per client.
+    /// `name` is for logs ("http-proxy"); `make` creates a session per client. Clients are
+    /// accepted from loopback only until [`ProxyCore::allow_from`] says otherwise.
     pub fn new(name: &'static str, onion_proxy: SocketAddr, make: F) -> Self {
         ProxyCore {
             onion_proxy,
@@ -56,7 +65,14 @@ impl<S: Session, F: FnMut() -> S> ProxyCore<S, F> {
             roles: HashMap::new(),
             paused: HashSet::new(),
             name,
+            allow: AllowList::loopback(),
         }
+    }
+
+    /// Accept clients from these networks only (`--allow-from`).
+    pub fn allow_from(mut self, allow: AllowList) -> Self {
+        self.allow = allow;
+        self
     }
 
     /// Client connections being served.
@@ -73,19 +89,27 @@ impl<S: Session, F: FnMut() -> S> ProxyCore<S, F> {
                 SessionAction::Open { id, structure } => {
                     let sock = self.ids.fresh();
                     c.upstreams.insert(id, sock);
-                    let state = Upstream::Connecting(structure.to_bytes());
+                    let mut first = c.session.isolation().map(|k| k.to_prefix().to_vec()).unwrap_or_default();
+                    first.extend_from_slice(&structure.to_bytes());
+                    let state = Upstream::Connecting { first, shut: false };
                     self.roles.insert(sock, Role::Upstream { client, id, state });
                     debug!("{}: anonymous connection to {}:{}", self.name, structure.host, structure.port);
                     self.actions.push_back(Action::Connect { sock, addr: self.onion_proxy, privileged: false });
                 }
                 SessionAction::ToUpstream { id, data } => {
-                    if let Some(&sock) = c.upstreams.get(&id) {
-                        self.actions.push_back(Action::Send { sock, data });
+                    let Some(&sock) = c.upstreams.get(&id) else { continue };
+                    match self.roles.get_mut(&sock) {
+                        Some(Role::Upstream { state: Upstream::Connecting { first, .. }, .. }) => {
+                            first.extend_from_slice(&data);
+                        }
+                        _ => self.actions.push_back(Action::Send { sock, data }),
                     }
                 }
                 SessionAction::ShutdownUpstreamWrite { id } => {
-                    if let Some(&sock) = c.upstreams.get(&id) {
-                        self.actions.push_back(Action::ShutdownWrite { sock });
+                    let Some(&sock) = c.upstreams.get(&id) else { continue };
+                    match self.roles.get_mut(&sock) {
+                        Some(Role::Upstream { state: Upstream::Connecting { shut, .. }, .. }) => *shut = true,
+                        _ => self.actions.push_back(Action::ShutdownWrite { sock }),
                     }
                 }
                 SessionAction::CloseUpstream { id } => {
@@ -139,8 +163,14 @@ impl<S: Session, F: FnMut() -> S> ProxyCore<S, F> {
 impl<S: Session, F: FnMut() -> S> Core for ProxyCore<S, F> {
     fn accepted(&mut self, _now: Now, _l: ListenerIdx, peer: SocketAddr) -> Option<SockId> {
         let sock = self.ids.fresh();
-        debug!("{}: client {peer}", self.name);
-        self.clients.insert(sock, Client { session: (self.make)(), upstreams: HashMap::new() });
+        let mut session = (self.make)();
+        if self.allow.allows(peer.ip()) {
+            debug!("{}: client {peer}", self.name);
+        } else {
+            warn!("{}: client {peer} refused: not in --allow-from ({})", self.name, self.allow);
+            session.refuse_client();
+        }
+        self.clients.insert(sock, Client { session, upstreams: HashMap::new() });
         self.roles.insert(sock, Role::Client);
         self.pump(sock);
         Some(sock)
@@ -149,15 +179,18 @@ impl<S: Session, F: FnMut() -> S> Core for ProxyCore<S, F> {
     fn connected(&mut self, _now: Now, sock: SockId, result: io::Result<()>) {
         let mut send = None;
         self.upstream_event(sock, |s, id, state| match (result, std::mem::replace(state, Upstream::AwaitingStatus)) {
-            (Ok(()), Upstream::Connecting(structure)) => send = Some(structure),
+            (Ok(()), Upstream::Connecting { first, shut }) => send = Some((first, shut)),
             (Err(e), _) => {
                 info!("cannot reach the onion proxy: {e}");
                 s.upstream_status(id, Status::RouteFailed);
             }
             (Ok(()), other) => *state = other,
         });
-        if let Some(data) = send {
+        if let Some((data, shut)) = send {
             self.actions.push_back(Action::Send { sock, data });
+            if shut {
+                self.actions.push_back(Action::ShutdownWrite { sock });
+            }
         }
     }
 
@@ -177,7 +210,7 @@ impl<S: Session, F: FnMut() -> S> Core for ProxyCore<S, F> {
                     &data[1.min(data.len())..]
                 }
                 Upstream::Open => data,
-                Upstream::Connecting(_) => &[],
+                Upstream::Connecting { .. } => &[],
             };
             if !rest.is_empty() {
                 s.upstream_data(id, rest);

@@ -1,7 +1,8 @@
 //! Application proxies (protocol.md §11, paper §5.1 and §7.4–7.6) as sans-IO session state machines.
 //!
-//! Each client connection of `http-proxy`, `smtp-proxy` or `rlogin-proxy` is one session object
-//! ([`HttpSession`], [`SmtpSession`], [`RloginSession`]) that implements [`Session`]: the reactor
+//! Each client connection of `http-proxy`, `smtp-proxy`, `rlogin-proxy` or `socks-proxy` is one
+//! session object ([`HttpSession`], [`SmtpSession`], [`RloginSession`], [`SocksSession`]) that
+//! implements [`Session`]: the reactor
 //! feeds it events (`client_data`, `upstream_status`, ...) and then drains [`Session::poll_action`]
 //! until it returns `None`, performing each [`Action`] in order. No session touches a socket or a
 //! clock; idle timeouts belong to the reactor.
@@ -10,7 +11,11 @@
 //! - **Upstreams.** `Action::Open { id, structure }` asks for one anonymous connection: connect to
 //!   the onion proxy, send `structure.to_bytes()`, read the status byte and report it with
 //!   `upstream_status(id, status)` (report [`Status::RouteFailed`] if the onion proxy cannot be
-//!   reached at all). A session emits `ToUpstream` for an id only after `upstream_status(id, Ok)`.
+//!   reached at all). If [`Session::isolation`] gives a key, its isolation prefix goes first.
+//!   **Optimistic data** (protocol.md §7): a session may emit `ToUpstream` right after `Open`, before
+//!   the status byte; the reactor sends those bytes right behind the structure. It emits none
+//!   after a non-zero status. (The SMTP session does not: it must not talk before the server's
+//!   greeting, which early-talker checks such as Postfix's postscreen punish.)
 //!   Ids are never reused within a session. Every opened id is released by exactly one
 //!   `CloseUpstream { id }`, even after `upstream_closed(id)` (the reactor must tolerate closing a
 //!   socket that is already gone). Events for ids that are unknown or already released are
@@ -21,6 +26,9 @@
 //!   once it has been polled. The HTTP session ends gracefully: `ShutdownClientWrite`, then it
 //!   keeps reading (and discarding) until the client's EOF before `CloseClient`, so the kernel
 //!   does not reset the connection over unread bytes; the reactor's idle timeout bounds that.
+//! - **Access control.** A client whose address `--allow-from` does not cover gets
+//!   [`Session::refuse_client`] instead of any data: a refusal in the session's protocol, then
+//!   close.
 //! - **EOF vs reset.** `*_eof` reports a clean end of the peer's stream (read returned 0);
 //!   `*_closed` reports a reset or socket error (no more bytes either way).
 //! - **Backpressure.** Every session buffer is bounded. The reactor reads from the client only
@@ -33,14 +41,16 @@
 //! # Layout
 //! `http/` (request parsing and rewriting, field filter, body framing, response parsing,
 //! dispatch to anonymous connections, in-order responses), `smtp/` (commands, replies, message
-//! relay with the header filter, replay to the server), `rlogin.rs`, and `relay.rs` (the raw
-//! two-way relay of `CONNECT` tunnels and rlogin).
+//! relay with the header filter, replay to the server), `rlogin.rs`, `socks/` (SOCKS4/4a/5 with
+//! Tor's RESOLVE extensions), and `relay.rs` (the raw two-way relay of `CONNECT` tunnels, rlogin
+//! and SOCKS).
 
 pub mod driver;
 pub(crate) mod http;
 mod relay;
 mod rlogin;
 pub(crate) mod smtp;
+pub mod socks;
 
 #[cfg(test)]
 mod rlogin_tests;
@@ -49,11 +59,13 @@ mod testutil;
 
 use std::collections::VecDeque;
 
+use crate::wire::isolation::IsolationKey;
 use crate::wire::standard::{StandardStructure, Status};
 
 pub use http::{HttpConfig, HttpSession, RequestError, GENERIC_USER_AGENT};
 pub use rlogin::{RloginError, RloginRequest, RloginSession, RLOGIN_PORT};
 pub use smtp::{CommandError, SmtpConfig, SmtpSession, SMTP_PORT};
+pub use socks::{SocksError, SocksSession};
 
 /// Names one anonymous connection of a session.
 pub type UpstreamId = u32;
@@ -107,6 +119,13 @@ pub trait Session {
     fn wants_upstream_data(&self, id: UpstreamId) -> bool;
     /// `CloseClient` has been emitted and polled: drop the session.
     fn is_finished(&self) -> bool;
+    /// The client is not allowed (`--allow-from`): refuse it in the session's protocol and
+    /// close. Called instead of any other event, right after the session is made.
+    fn refuse_client(&mut self);
+    /// The isolation key of this client's anonymous connections, if it asked for one.
+    fn isolation(&self) -> Option<IsolationKey> {
+        None
+    }
 }
 
 /// The queue of actions of a session; consecutive writes to the same peer are merged.

@@ -1,11 +1,11 @@
 //! The rlogin proxy session (protocol 1; protocol.md §11, paper §7.4): `rlogin -l user@server proxy`
 //! sends `\0clientuser\0user@server\0term\0`; the server gets `\0user\0user\0term\0` over an
-//! anonymous connection (the client's user name never leaves), then bytes flow raw both ways,
-//! the server's `\0` acknowledgement first. Errors reach the client the way rlogind reports
+//! anonymous connection (the client's user name never leaves), sent optimistically right behind
+//! the standard structure; then bytes flow raw both ways, the server's `\0` acknowledgement first. Errors reach the client the way rlogind reports
 //! them: a byte 1, one line of text, close. TCP urgent data is not carried.
 
 use super::relay::Relay;
-use super::{status_text, Action, Outbox, Session, UpstreamId, BUFFER_LIMIT};
+use super::{status_text, Action, Outbox, Session, UpstreamId};
 use crate::wire::standard::{Host, Protocol, StandardStructure, Status};
 
 /// The rlogin port of the destination server.
@@ -85,10 +85,8 @@ impl RloginRequest {
 enum State {
     /// Reading the client's request.
     Request,
-    /// Waiting for the status byte; `pending` is the massaged request and any bytes after it.
-    Opening {
-        pending: Vec<u8>,
-    },
+    /// Waiting for the status byte; the massaged request and what follows it went out already.
+    Opening,
     Relay(Relay),
     Done,
 }
@@ -112,7 +110,7 @@ impl RloginSession {
     /// Report `text` the rlogin way and close.
     fn refuse(&mut self, text: &str) {
         log::debug!("rlogin proxy: {text}");
-        if matches!(self.state, State::Opening { .. } | State::Relay(_)) {
+        if matches!(self.state, State::Opening | State::Relay(_)) {
             self.out.push(Action::CloseUpstream { id: UPSTREAM });
         }
         let mut reply = vec![ERROR_BYTE];
@@ -131,17 +129,18 @@ impl Session for RloginSession {
                 match RloginRequest::parse(&self.input) {
                     Ok(None) => {}
                     Ok(Some((request, n))) => {
-                        let mut pending = request.massaged();
-                        pending.extend_from_slice(&self.input[n..]);
+                        let mut first = request.massaged();
+                        first.extend_from_slice(&self.input[n..]);
                         self.input = Vec::new();
                         let structure = StandardStructure::new(Protocol::Rlogin, request.server, self.port);
                         self.out.push(Action::Open { id: UPSTREAM, structure });
-                        self.state = State::Opening { pending };
+                        self.out.send_upstream(UPSTREAM, &first);
+                        self.state = State::Opening;
                     }
                     Err(e) => self.refuse(&e.to_string()),
                 }
             }
-            State::Opening { pending } => pending.extend_from_slice(bytes),
+            State::Opening => self.out.send_upstream(UPSTREAM, bytes),
             State::Relay(relay) => relay.client_data(&mut self.out, bytes),
             State::Done => {}
         }
@@ -155,14 +154,14 @@ impl Session for RloginSession {
                 self.state = State::Done;
             }
             State::Relay(relay) => relay.client_eof(&mut self.out),
-            State::Opening { .. } | State::Done => {}
+            State::Opening | State::Done => {}
         }
     }
 
     fn client_closed(&mut self) {
         match &mut self.state {
             State::Relay(relay) => relay.close(&mut self.out),
-            State::Opening { .. } => {
+            State::Opening => {
                 self.out.push(Action::CloseUpstream { id: UPSTREAM });
                 self.out.push(Action::CloseClient);
             }
@@ -172,17 +171,13 @@ impl Session for RloginSession {
     }
 
     fn upstream_status(&mut self, id: UpstreamId, status: Status) {
-        let State::Opening { pending } = &mut self.state else {
-            return;
-        };
-        if id != UPSTREAM {
+        if !matches!(self.state, State::Opening) || id != UPSTREAM {
             return;
         }
         if status != Status::Ok {
             return self.refuse(&status_text(status));
         }
         let mut relay = Relay::new(UPSTREAM);
-        relay.client_data(&mut self.out, &std::mem::take(pending));
         if self.client_eof {
             relay.client_eof(&mut self.out);
         }
@@ -198,7 +193,7 @@ impl Session for RloginSession {
     fn upstream_eof(&mut self, id: UpstreamId) {
         match &mut self.state {
             State::Relay(relay) => relay.upstream_eof(&mut self.out, id),
-            State::Opening { .. } if id == UPSTREAM => self.refuse(&status_text(Status::RouteFailed)),
+            State::Opening if id == UPSTREAM => self.refuse(&status_text(Status::RouteFailed)),
             _ => {}
         }
     }
@@ -206,7 +201,7 @@ impl Session for RloginSession {
     fn upstream_closed(&mut self, id: UpstreamId) {
         match &mut self.state {
             State::Relay(relay) => relay.upstream_closed(&mut self.out, id),
-            State::Opening { .. } if id == UPSTREAM => self.refuse(&status_text(Status::RouteFailed)),
+            State::Opening if id == UPSTREAM => self.refuse(&status_text(Status::RouteFailed)),
             _ => {}
         }
     }
@@ -218,7 +213,7 @@ impl Session for RloginSession {
     fn wants_client_data(&self) -> bool {
         match &self.state {
             State::Request => self.input.len() <= REQUEST_LIMIT,
-            State::Opening { pending } => !self.client_eof && pending.len() < BUFFER_LIMIT,
+            State::Opening => !self.client_eof,
             State::Relay(relay) => relay.wants_client_data(&self.out),
             State::Done => false,
         }
@@ -233,5 +228,9 @@ impl Session for RloginSession {
 
     fn is_finished(&self) -> bool {
         self.out.finished()
+    }
+
+    fn refuse_client(&mut self) {
+        self.refuse("permission denied: this address may not use the proxy");
     }
 }

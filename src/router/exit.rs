@@ -1,6 +1,9 @@
 //! The exit funnel built into every router (protocol.md §9): reads the standard structure from the
 //! first DATA of a connection whose onion ended here, applies the exit policy, connects (with
-//! retries), answers the status byte and relays, including TCP half-close (protocol.md §6).
+//! retries), answers the status byte and relays, including TCP half-close (protocol.md §6). Protocol 5
+//! (resolve) is answered in `exit/resolve.rs`.
+
+mod resolve;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -17,10 +20,18 @@ const MAX_EARLY_BYTES: usize = 256 * 1024;
 
 enum ExitState {
     Reading(Vec<u8>),
-    Resolving { request: u64 },
-    Connecting { sock: SockId },
+    Resolving {
+        request: u64,
+    },
+    Connecting {
+        sock: SockId,
+    },
     Retrying,
-    Open { sock: SockId },
+    Open {
+        sock: SockId,
+    },
+    /// A resolve was answered; waiting for the client's end of stream.
+    Resolved,
 }
 
 /// The exit side of one connection.
@@ -123,6 +134,12 @@ impl Router {
                     }
                 }
             }
+            ExitState::Resolved => {
+                // Bytes after a resolve are ignored; the client's end of stream finishes it.
+                if data.is_empty() {
+                    self.destroy_circuit(now, id, None);
+                }
+            }
             ExitState::Open { sock } => {
                 let sock = *sock;
                 if data.is_empty() {
@@ -177,6 +194,9 @@ impl Router {
         let Some(proto) = self.exit_mut(id).and_then(|e| e.structure.as_ref()).map(|s| s.protocol) else {
             return;
         };
+        if proto == Protocol::Resolve {
+            return self.resolve_answer(now, id, &addrs);
+        }
         addrs.retain(|a| self.cfg.exit_policy.allows(a.ip(), a.port(), proto));
         addrs.sort_by_key(|a| !a.is_ipv4());
         if addrs.is_empty() {
@@ -304,7 +324,7 @@ impl Router {
             ExitState::Resolving { request } => {
                 self.resolving.remove(&request);
             }
-            ExitState::Reading(_) | ExitState::Retrying => {}
+            ExitState::Reading(_) | ExitState::Retrying | ExitState::Resolved => {}
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Wire formats of protocol.md §1, §5 and §7: cells, onion layers, the standard structure.
 
 pub mod cell;
+pub mod isolation;
 pub mod layer;
 pub mod reader;
 pub mod standard;

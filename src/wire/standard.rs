@@ -21,6 +21,8 @@ pub enum Protocol {
     Smtp = 3,
     /// Generic TCP (SOCKS5, HTTP CONNECT, `ork connect`).
     Tcp = 4,
+    /// Resolve the host at the exit without connecting (port `0`; SOCKS RESOLVE).
+    Resolve = 5,
 }
 
 impl Protocol {
@@ -30,6 +32,7 @@ impl Protocol {
             2 => Some(Protocol::Http),
             3 => Some(Protocol::Smtp),
             4 => Some(Protocol::Tcp),
+            5 => Some(Protocol::Resolve),
             _ => None,
         }
     }
@@ -41,11 +44,14 @@ impl Protocol {
             Protocol::Http => "http",
             Protocol::Smtp => "smtp",
             Protocol::Tcp => "tcp",
+            Protocol::Resolve => "resolve",
         }
     }
 
     pub fn from_name(s: &str) -> Option<Protocol> {
-        [Protocol::Rlogin, Protocol::Http, Protocol::Smtp, Protocol::Tcp].into_iter().find(|p| p.name() == s)
+        [Protocol::Rlogin, Protocol::Http, Protocol::Smtp, Protocol::Tcp, Protocol::Resolve]
+            .into_iter()
+            .find(|p| p.name() == s)
     }
 }
 
@@ -147,10 +153,15 @@ pub struct StandardStructure {
     /// Connection attempts after the first.
     pub retries: u8,
     pub host: Host,
+    /// 1..=65535; exactly 0 for [`Protocol::Resolve`].
     pub port: u16,
 }
 
-fn parse_port(s: &[u8]) -> Option<u16> {
+/// The port field: 1..=65535 in 1–5 digits, except that a resolve has exactly `0`.
+fn parse_port(s: &[u8], protocol: Protocol) -> Option<u16> {
+    if protocol == Protocol::Resolve {
+        return (s == b"0").then_some(0);
+    }
     if s.is_empty() || s.len() > 5 || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -161,6 +172,11 @@ fn parse_port(s: &[u8]) -> Option<u16> {
 impl StandardStructure {
     pub fn new(protocol: Protocol, host: Host, port: u16) -> Self {
         StandardStructure { protocol, retries: 0, host, port }
+    }
+
+    /// A protocol-5 request: resolve `host` at the exit (port `0`).
+    pub fn resolve(host: Host) -> Self {
+        StandardStructure::new(Protocol::Resolve, host, 0)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -200,7 +216,7 @@ impl StandardStructure {
         let Some(port_end) = rest.iter().take(6).position(|&b| b == 0) else {
             return if rest.len() > 5 { Err(Status::BadPort) } else { Ok(None) };
         };
-        let port = parse_port(&rest[..port_end]).ok_or(Status::BadPort)?;
+        let port = parse_port(&rest[..port_end], protocol).ok_or(Status::BadPort)?;
         let used = HEADER_LEN + host_end + 1 + port_end + 1;
         Ok(Some((StandardStructure { protocol, retries, host, port }, used)))
     }
@@ -249,6 +265,21 @@ mod tests {
         assert_eq!(StandardStructure::parse(&raw(1, 4, 1, b"h", b"123456")), Err(Status::BadPort));
         let (s, _) = StandardStructure::parse(&raw(1, 4, 1, b"[::1]", b"65535")).unwrap().unwrap();
         assert_eq!(s.host, Host::V6(Ipv6Addr::LOCALHOST));
+    }
+
+    #[test]
+    fn resolve_has_port_zero_and_nothing_else() {
+        let b = raw(1, 5, 1, b"example.org", b"0");
+        let (s, n) = StandardStructure::parse(&b).unwrap().unwrap();
+        assert_eq!((s.protocol, s.port, n), (Protocol::Resolve, 0, b.len()));
+        assert_eq!(s.to_bytes(), b);
+        assert_eq!(StandardStructure::resolve(s.host.clone()), s);
+        for bad in [&b"00"[..], b"80", b"", b"1"] {
+            assert_eq!(StandardStructure::parse(&raw(1, 5, 1, b"h", bad)), Err(Status::BadPort), "{bad:?}");
+        }
+        for p in 1..=4 {
+            assert_eq!(StandardStructure::parse(&raw(1, p, 1, b"h", b"0")), Err(Status::BadPort));
+        }
     }
 
     #[test]

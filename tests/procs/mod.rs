@@ -102,7 +102,11 @@ impl Bed {
         let child = ork()
             .args(args)
             .current_dir(self.dir.path())
-            .env("RUST_LOG", std::env::var("ORK_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            // Destinations and routes are debug-level (SafeLogging); tests read them from the onion proxy.
+            .env(
+                "RUST_LOG",
+                std::env::var("ORK_TEST_LOG").unwrap_or_else(|_| "info,ork::client::onion_proxy=debug".into()),
+            )
             .stdin(Stdio::null())
             .stdout(f.try_clone().expect("dup"))
             .stderr(f)

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use log::{info, warn};
 
-use super::{in_net, App, AppState, OnionProxy};
+use super::{App, AppState, OnionProxy};
+use crate::config::allow::in_net;
 use crate::event::{Action, Core, ListenerIdx, Now, SockId};
 use crate::wire::Status;
 
@@ -16,6 +17,7 @@ impl Core for OnionProxy {
         let sock = self.ids.fresh();
         let app = App {
             state: AppState::Reading(Vec::new()),
+            isolation: None,
             aci: None,
             route: Vec::new(),
             fwd: Vec::new(),

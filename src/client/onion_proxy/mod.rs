@@ -1,6 +1,8 @@
 //! The onion proxy's sans-IO core (protocol.md §8): accepts standard structures from application
 //! proxies, picks a route, builds the onion, opens the anonymous connection over its uplink,
-//! returns the exit funnel's status byte and relays with pre- and postcryption.
+//! returns the exit funnel's status byte and relays with pre- and postcryption. Routes are chosen
+//! with stream isolation (`isolation.rs`). Destinations and routes are logged at debug level only;
+//! info carries counts and failures.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -11,6 +13,7 @@ use log::{debug, info, warn};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+use self::isolation::RouteTable;
 use super::uplink::{Uplink, UplinkEvent};
 use crate::config::network::Network;
 use crate::config::policy::Policy;
@@ -19,6 +22,7 @@ use crate::event::{queue_send, Action, Now, SockId, SockIds};
 use crate::onion::{self, OnionPlan, RouteHop};
 use crate::router::aci::{AciAllocator, Half};
 use crate::router::create_chunks;
+use crate::wire::isolation::IsolationKey;
 use crate::wire::standard::Host;
 use crate::wire::{Aci, Cell, Command, StandardStructure, Status, PAYLOAD_LEN};
 
@@ -58,6 +62,8 @@ enum AppState {
 
 struct App {
     state: AppState,
+    /// From the isolation prefix, if the application proxy sent one.
+    isolation: Option<IsolationKey>,
     aci: Option<Aci>,
     route: Vec<String>,
     fwd: Vec<Engine>,
@@ -80,6 +86,8 @@ pub struct OnionProxy {
     /// Applications that entered [`AppState::Waiting`] (some may have moved on since): the
     /// ones `tick` and `poll_timeout` look at, instead of every application.
     waiting: Vec<SockId>,
+    /// The isolation keys' routes.
+    routes: RouteTable,
     /// Reading from applications is paused because the uplink's write buffer is full.
     apps_paused: bool,
     started: bool,
@@ -87,20 +95,6 @@ pub struct OnionProxy {
     pub opened: u64,
     /// The time the driver last gave us (the core never reads a clock).
     last_now: Now,
-}
-
-fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let m = if bits == 0 { 0 } else { u32::MAX << (32 - bits.min(32)) };
-            u32::from(a) & m == u32::from(n) & m
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let m = if bits == 0 { 0 } else { u128::MAX << (128 - bits.min(128)) };
-            u128::from(a) & m == u128::from(n) & m
-        }
-        _ => false,
-    }
 }
 
 impl OnionProxy {
@@ -127,6 +121,7 @@ impl OnionProxy {
             by_aci: HashMap::new(),
             awaiting_ack: HashSet::new(),
             waiting: Vec::new(),
+            routes: RouteTable::default(),
             apps_paused: false,
             started: false,
             opened: 0,
@@ -176,6 +171,16 @@ impl OnionProxy {
     fn on_structure(&mut self, now: Now, sock: SockId) {
         let Some(app) = self.apps.get_mut(&sock) else { return };
         let AppState::Reading(buf) = &mut app.state else { return };
+        if app.isolation.is_none() {
+            match IsolationKey::parse_prefix(buf) {
+                Err(_) => return,
+                Ok(Some((key, used))) => {
+                    app.isolation = Some(key);
+                    buf.drain(..used);
+                }
+                Ok(None) => {}
+            }
+        }
         let (structure, used) = match StandardStructure::parse(buf) {
             Ok(None) => return,
             Ok(Some(x)) => x,
@@ -207,9 +212,16 @@ impl OnionProxy {
     fn open_connection(&mut self, now: Now, sock: SockId) {
         let Some(app) = self.apps.get_mut(&sock) else { return };
         let AppState::Waiting { structure, extra, .. } = &app.state else { return };
-        let (structure, extra) = (structure.clone(), extra.clone());
-        let route = match self.cfg.network.random_route(self.cfg.entry, self.cfg.hops, &mut self.rng) {
-            Ok(r) => r,
+        let (structure, extra, isolation) = (structure.clone(), extra.clone(), app.isolation);
+        let (network, rng) = (&self.cfg.network, &mut self.rng);
+        let drawn =
+            self.routes.route(isolation, now.mono, || network.random_route(self.cfg.entry, self.cfg.hops, &mut *rng));
+        let route = match drawn {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                warn!("no route: {e}");
+                return self.answer(sock, Status::RouteFailed);
+            }
             Err(e) => {
                 warn!("no route: {e}");
                 return self.answer(sock, Status::RouteFailed);
@@ -234,9 +246,12 @@ impl OnionProxy {
         app.route = route.iter().map(|&i| self.cfg.network.routers[i].name.clone()).collect();
         app.aci = Some(aci);
         app.state = AppState::Opening;
-        info!("connection to {}:{} via {}", structure.host, structure.port, app.route.join(" > "));
-        self.by_aci.insert(aci, sock);
         self.opened += 1;
+        // SafeLogging: the destination and the route only at debug level.
+        let key = isolation.map(|k| format!(", isolation {k:?}")).unwrap_or_default();
+        debug!("connection to {}:{} via {}{key}", structure.host, structure.port, app.route.join(" > "));
+        info!("anonymous connection {} opened ({} hops)", self.opened, route.len());
+        self.by_aci.insert(aci, sock);
         for r in create_chunks() {
             if let Ok(cell) = Cell::with_data(aci, Command::Create, &bytes[r], &mut self.rng) {
                 self.uplink.send(&cell, now);
@@ -289,6 +304,9 @@ impl OnionProxy {
                     if let Some(app) = self.apps.get_mut(&sock) {
                         app.aci = None;
                         if matches!(app.state, AppState::Opening) {
+                            if let Some(k) = app.isolation {
+                                self.routes.forget(k);
+                            }
                             self.answer(sock, Status::RouteFailed);
                         }
                     }
@@ -314,6 +332,8 @@ impl OnionProxy {
                         };
                         if status == Status::Ok {
                             app.state = AppState::Open;
+                        } else if let (Status::RouteFailed, Some(k)) = (status, app.isolation) {
+                            self.routes.forget(k);
                         }
                         self.answer(sock, status);
                     }
@@ -373,3 +393,4 @@ impl OnionProxy {
 }
 
 mod driven;
+pub mod isolation;

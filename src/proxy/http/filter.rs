@@ -1,17 +1,45 @@
 //! Which HTTP header fields cross the proxy: hop-by-hop and proxy fields are always removed
-//! (RFC 9110 §7.6.1), identifying fields under the privacy filter of protocol.md §11.
+//! (RFC 9110 §7.6.1), identifying fields under the privacy filter of protocol.md §11 — extended for
+//! today's browsers (User-Agent Client Hints, Chrome's X-Client-Data, the server's requests for
+//! hints, the user's language); ork-http-proxy(1) lists every field and compares with Privoxy
+//! and Tor Browser.
 
 /// The one `User-Agent` every filtered request carries, so that clients look alike.
 pub const GENERIC_USER_AGENT: &str = "Mozilla/5.0 (compatible)";
+/// The one `Accept-Language` every filtered request carries (Tor Browser's value), so that the
+/// user's language does not set them apart.
+pub const FIXED_ACCEPT_LANGUAGE: &str = "en-US,en;q=0.5";
 
 /// Fields that describe one connection, not the message; never forwarded.
 const HOP_BY_HOP: &[&str] = &["connection", "keep-alive", "te", "trailer", "upgrade"];
 /// Prefix of the proxy fields (`Proxy-Connection`, `Proxy-Authorization`, ...); never forwarded.
 const PROXY_PREFIX: &str = "proxy-";
 /// Identifying request fields dropped by the privacy filter.
-const PRIVATE_REQUEST: &[&str] = &["cookie", "from", "referer", "authorization", "forwarded", "x-forwarded-for", "via"];
+const PRIVATE_REQUEST: &[&str] = &[
+    "cookie",
+    "from",
+    "referer",
+    "authorization",
+    "forwarded",
+    "x-forwarded-for",
+    "via",
+    // Chrome's field-trial ID, sent to Google sites: identifies the installation.
+    "x-client-data",
+    // Legacy (unprefixed) client hints: device memory, pixel ratio, viewport, network quality.
+    "device-memory",
+    "dpr",
+    "viewport-width",
+    "width",
+    "rtt",
+    "downlink",
+    "ect",
+];
+/// Prefix of the client hints (`Sec-CH-UA`, `Sec-CH-UA-Platform`, `Sec-CH-UA-Mobile`, ...): the
+/// browser, its version, the operating system and the device, which the generic User-Agent is
+/// meant to hide.
+const CLIENT_HINT_PREFIX: &str = "sec-ch-";
 /// Tracking response fields dropped by the privacy filter.
-const PRIVATE_RESPONSE: &[&str] = &["set-cookie", "set-cookie2"];
+const PRIVATE_RESPONSE: &[&str] = &["set-cookie", "set-cookie2", "accept-ch", "critical-ch", "accept-ch-lifetime"];
 /// Fields that frame the message; a `Connection` option cannot remove them.
 const FRAMING: &[&str] = &["content-length", "transfer-encoding", "host"];
 
@@ -27,8 +55,8 @@ pub enum Direction {
 pub enum Disposition {
     Keep,
     Drop,
-    /// Replace the value with [`GENERIC_USER_AGENT`].
-    GenericUserAgent,
+    /// Replace the value with this fixed one ([`GENERIC_USER_AGENT`], [`FIXED_ACCEPT_LANGUAGE`]).
+    Replace(&'static str),
 }
 
 /// The field policy for one message: direction, filter switch and the message's own
@@ -67,8 +95,11 @@ impl FieldPolicy {
             return Disposition::Keep;
         }
         match self.direction {
-            Direction::Request if name == "user-agent" => Disposition::GenericUserAgent,
-            Direction::Request if PRIVATE_REQUEST.contains(&name) => Disposition::Drop,
+            Direction::Request if name == "user-agent" => Disposition::Replace(GENERIC_USER_AGENT),
+            Direction::Request if name == "accept-language" => Disposition::Replace(FIXED_ACCEPT_LANGUAGE),
+            Direction::Request if PRIVATE_REQUEST.contains(&name) || name.starts_with(CLIENT_HINT_PREFIX) => {
+                Disposition::Drop
+            }
             Direction::Response if PRIVATE_RESPONSE.contains(&name) => Disposition::Drop,
             _ => Disposition::Keep,
         }
@@ -84,7 +115,7 @@ impl FieldPolicy {
         match self.disposition(name) {
             Disposition::Drop => {}
             Disposition::Keep => write_field(out, name, value),
-            Disposition::GenericUserAgent => write_field(out, name, GENERIC_USER_AGENT.as_bytes()),
+            Disposition::Replace(fixed) => write_field(out, name, fixed.as_bytes()),
         }
     }
 }
@@ -152,11 +183,24 @@ mod tests {
         for name in ["Cookie", "FROM", "Referer", "Authorization", "Forwarded", "X-Forwarded-For", "Via"] {
             assert_eq!(req.disposition(name), Disposition::Drop, "{name}");
         }
-        assert_eq!(req.disposition("User-Agent"), Disposition::GenericUserAgent);
+        assert_eq!(req.disposition("User-Agent"), Disposition::Replace(GENERIC_USER_AGENT));
+        assert_eq!(req.disposition("Accept-Language"), Disposition::Replace(FIXED_ACCEPT_LANGUAGE));
+        for name in
+            ["sec-ch-ua", "Sec-CH-UA-Platform", "sec-ch-ua-mobile", "Sec-CH-UA-Full-Version-List", "X-Client-Data"]
+        {
+            assert_eq!(req.disposition(name), Disposition::Drop, "{name}");
+        }
+        for name in ["Sec-Fetch-Mode", "Accept", "Accept-Encoding", "Upgrade-Insecure-Requests"] {
+            assert_eq!(req.disposition(name), Disposition::Keep, "{name}");
+        }
         assert_eq!(req.disposition("Set-Cookie"), Disposition::Keep);
         let resp = policy(Direction::Response, true, &[]);
         assert_eq!(resp.disposition("Set-Cookie"), Disposition::Drop);
         assert_eq!(resp.disposition("set-cookie2"), Disposition::Drop);
+        assert_eq!(resp.disposition("Accept-CH"), Disposition::Drop);
+        assert_eq!(resp.disposition("Critical-CH"), Disposition::Drop);
+        assert_eq!(resp.disposition("Sec-CH-UA"), Disposition::Keep, "client hints are request fields");
+        assert_eq!(policy(Direction::Request, false, &[]).disposition("sec-ch-ua"), Disposition::Keep);
         assert_eq!(resp.disposition("Content-Type"), Disposition::Keep);
     }
 

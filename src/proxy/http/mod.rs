@@ -226,10 +226,8 @@ impl Session for HttpSession {
             ClientState::Heads => {
                 self.held.is_none() && self.exchanges.len() < MAX_PIPELINE && self.input.len() <= HEAD_LIMIT
             }
-            ClientState::Body { up, .. } => self
-                .upstreams
-                .get(*up)
-                .map_or(true, |u| u.released || u.status.is_some() || u.pending.len() < BUFFER_LIMIT),
+            // Body bytes go out as they come (optimistic data); the driver's backpressure bounds them.
+            ClientState::Body { .. } => true,
             ClientState::Connect => self.input.len() < BUFFER_LIMIT,
             ClientState::Done => false,
         }
@@ -245,5 +243,11 @@ impl Session for HttpSession {
 
     fn is_finished(&self) -> bool {
         self.out.finished()
+    }
+
+    fn refuse_client(&mut self) {
+        let text = "this address may not use the proxy (--allow-from)";
+        self.out.send_client(&exchange::local_response(403, "Forbidden", text, true, 1));
+        self.finish_client();
     }
 }

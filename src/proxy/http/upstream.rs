@@ -1,5 +1,6 @@
-//! The anonymous connections of one HTTP proxy session: opening, writing once the status byte
-//! says OK, and releasing each exactly once.
+//! The anonymous connections of one HTTP proxy session: opening, writing (optimistically, right
+//! behind the standard structure, before the status byte: protocol.md §7), and releasing each exactly
+//! once. A non-zero status still becomes a 502 for the request.
 
 use std::collections::BTreeMap;
 
@@ -13,8 +14,6 @@ pub struct Upstream {
     pub port: u16,
     /// `None` until the status byte arrives.
     pub status: Option<Status>,
-    /// Bytes to send once the status is OK.
-    pub pending: Vec<u8>,
     /// Response bytes not yet relayed.
     pub inbuf: Vec<u8>,
     /// No more bytes will come.
@@ -54,7 +53,6 @@ impl Upstreams {
             host,
             port,
             status: None,
-            pending: Vec::new(),
             inbuf: Vec::new(),
             eof: false,
             reset: false,
@@ -129,20 +127,19 @@ impl Upstreams {
         self.map.retain(|&id, _| Some(id) == keep);
     }
 
-    /// Send now if the status is OK, keep until it is if not yet known, drop otherwise.
+    /// Send now unless the status said no (optimistic data: before the status too).
     pub fn write(&mut self, out: &mut Outbox, id: UpstreamId, bytes: &[u8]) {
         let Some(up) = self.map.get_mut(&id) else {
             return;
         };
         match up.status {
             _ if up.released => {}
-            Some(Status::Ok) => out.send_upstream(id, bytes),
-            None => up.pending.extend_from_slice(bytes),
+            None | Some(Status::Ok) => out.send_upstream(id, bytes),
             Some(_) => {}
         }
     }
 
-    /// Record the status byte: flush what waited for it, or release the connection.
+    /// Record the status byte; a non-zero one releases the connection.
     pub fn status(&mut self, out: &mut Outbox, id: UpstreamId, status: Status) {
         let Some(up) = self.map.get_mut(&id) else {
             return;
@@ -151,10 +148,7 @@ impl Upstreams {
             return;
         }
         up.status = Some(status);
-        if status == Status::Ok {
-            let pending = std::mem::take(&mut up.pending);
-            out.send_upstream(id, &pending);
-        } else {
+        if status != Status::Ok {
             self.release(out, id);
         }
     }

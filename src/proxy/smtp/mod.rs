@@ -322,6 +322,13 @@ impl Session for SmtpSession {
         self.upstream.as_ref().is_some_and(|u| u.id == id && u.replies.len() < super::HEAD_LIMIT)
     }
 
+    fn refuse_client(&mut self) {
+        // RFC 5321 §3.1: a 554 greeting instead of 220; the queued greeting never goes out.
+        self.out = Outbox::default();
+        self.say(554, &format!("5.7.1 {} access denied for this address", self.config.hostname));
+        self.close();
+    }
+
     fn is_finished(&self) -> bool {
         self.out.finished()
     }
