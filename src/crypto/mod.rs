@@ -1,6 +1,8 @@
 //! Cryptography: stream-cipher engines, key derivation, raw RSA blocks, and STS link keying.
 
 pub mod cipher;
+pub mod ct_rsa;
+pub mod key_file;
 pub mod keys;
 pub mod rsa_block;
 

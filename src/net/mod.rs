@@ -2,6 +2,8 @@
 
 mod actions;
 pub mod connect;
+pub mod interfaces;
 pub mod reactor;
+pub mod resolver;
 
 pub use reactor::{Reactor, ReactorConfig};

@@ -15,7 +15,8 @@ use crate::event::{Action, Core, ListenerIdx, Now, SockId, SockIds};
 use crate::wire::Status;
 
 enum Upstream {
-    /// Connecting to the onion proxy; the structure to send once connected.
+    /// Connecting to the onion proxy; the structure (and any data after it) to send once
+    /// connected.
     Connecting(Vec<u8>),
     /// Structure sent; waiting for the status byte.
     AwaitingStatus,
@@ -80,7 +81,11 @@ impl<S: Session, F: FnMut() -> S> ProxyCore<S, F> {
                 }
                 SessionAction::ToUpstream { id, data } => {
                     if let Some(&sock) = c.upstreams.get(&id) {
-                        self.actions.push_back(Action::Send { sock, data });
+                        match self.roles.get_mut(&sock) {
+                            // Not connected yet: the data goes right after the structure.
+                            Some(Role::Upstream { state: Upstream::Connecting(first), .. }) => first.extend(data),
+                            _ => self.actions.push_back(Action::Send { sock, data }),
+                        }
                     }
                 }
                 SessionAction::ShutdownUpstreamWrite { id } => {

@@ -10,7 +10,9 @@
 //! - **Upstreams.** `Action::Open { id, structure }` asks for one anonymous connection: connect to
 //!   the onion proxy, send `structure.to_bytes()`, read the status byte and report it with
 //!   `upstream_status(id, status)` (report [`Status::RouteFailed`] if the onion proxy cannot be
-//!   reached at all). A session emits `ToUpstream` for an id only after `upstream_status(id, Ok)`.
+//!   reached at all). A session emits `ToUpstream` for an id after `upstream_status(id, Ok)`, or
+//!   before any status as data that follows the structure (the exit funnel may need it to
+//!   decide: the rlogin preamble); the reactor sends it after the structure.
 //!   Ids are never reused within a session. Every opened id is released by exactly one
 //!   `CloseUpstream { id }`, even after `upstream_closed(id)` (the reactor must tolerate closing a
 //!   socket that is already gone). Events for ids that are unknown or already released are

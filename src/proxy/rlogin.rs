@@ -85,7 +85,8 @@ impl RloginRequest {
 enum State {
     /// Reading the client's request.
     Request,
-    /// Waiting for the status byte; `pending` is the massaged request and any bytes after it.
+    /// Waiting for the status byte (the massaged request already sent); `pending` is what the
+    /// client sent after its request.
     Opening {
         pending: Vec<u8>,
     },
@@ -131,11 +132,13 @@ impl Session for RloginSession {
                 match RloginRequest::parse(&self.input) {
                     Ok(None) => {}
                     Ok(Some((request, n))) => {
-                        let mut pending = request.massaged();
-                        pending.extend_from_slice(&self.input[n..]);
+                        // The exit checks the preamble before it connects, so it follows the
+                        // structure at once; what the client types waits for the status byte.
+                        let pending = self.input[n..].to_vec();
                         self.input = Vec::new();
-                        let structure = StandardStructure::new(Protocol::Rlogin, request.server, self.port);
+                        let structure = StandardStructure::new(Protocol::Rlogin, request.server.clone(), self.port);
                         self.out.push(Action::Open { id: UPSTREAM, structure });
+                        self.out.push(Action::ToUpstream { id: UPSTREAM, data: request.massaged() });
                         self.state = State::Opening { pending };
                     }
                     Err(e) => self.refuse(&e.to_string()),
