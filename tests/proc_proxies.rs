@@ -495,7 +495,10 @@ fn bare_cr_trailers_are_refused_and_folded_headers_unfolded() {
          while True:\n\
          \x20   c, _ = l.accept(); c.settimeout(2); data = b''\n\
          \x20   try:\n\
-         \x20       while b'\\r\\n\\r\\n' not in data: data += c.recv(4096) or b'!'\n\
+         \x20       while b'\\r\\n\\r\\n' not in data:\n\
+         \x20           more = c.recv(4096)\n\
+         \x20           if not more: raise EOFError\n\
+         \x20           data += more\n\
          \x20       if b'chunked' in data.lower():\n\
          \x20           while not data.endswith(b'\\r\\n\\r\\n') or data.count(b'\\r\\n\\r\\n') < 2:\n\
          \x20               more = c.recv(4096)\n\

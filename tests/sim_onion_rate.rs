@@ -19,6 +19,8 @@ fn send_onions(net: &mut SimNet, client: &mut RawClient, acis: std::ops::Range<u
         client.send(net, &create_cells(aci, &onion));
     }
     net.run();
+    // DESTROYs leave with the next mixer batch (10 ms); 20 ms refill 0.2 tokens at 10/s.
+    net.advance(Duration::from_millis(20), Duration::from_millis(10));
 }
 
 fn destroyed(net: &SimNet, client: &mut RawClient) -> usize {
