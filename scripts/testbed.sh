@@ -260,7 +260,9 @@ write_files() {
         echo "$(rhost "$b"):$(rport "$b") $dir/r$b.pub" >>"$dir/r$a.neighbors"
         echo "$(rhost "$a"):$(rport "$a") $dir/r$a.pub" >>"$dir/r$b.neighbors"
     done <"$dir/links.txt"
-    printf 'accept 127.0.0.0/8:*\naccept 10.77.0.0/24:*\n' >"$dir/exit-policy.txt"
+    # RLOGIN (a privileged source port) only to port 513, and only by an explicit rule.
+    printf 'accept 127.0.0.0/8:513 proto=rlogin\naccept 10.77.0.0/24:513 proto=rlogin\naccept 127.0.0.0/8:*\naccept 10.77.0.0/24:*\n' \
+        >"$dir/exit-policy.txt"
 }
 
 # --- commands --------------------------------------------------------------------------------

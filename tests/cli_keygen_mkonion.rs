@@ -203,6 +203,8 @@ fn vector_keys(dir: &Path) -> (Vec<String>, Vec<String>) {
             .map(|(i, pem)| {
                 let p = dir.join(format!("v{i}.{ext}"));
                 std::fs::write(&p, pem.as_str().unwrap()).unwrap();
+                // Private key files must not be open to others (ork refuses them).
+                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
                 s(&p).to_string()
             })
             .collect()

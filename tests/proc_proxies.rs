@@ -287,29 +287,46 @@ fn read_maildir(dir: &Path) -> Vec<String> {
 
 #[test]
 fn rlogin_request_is_rewritten_before_it_leaves() {
+    let Some((server, host)) = rlogin_listener("rlogin_request_is_rewritten_before_it_leaves") else { return };
     let mut bed = Bed::new(3, full_mesh(3));
     bed.start_routers(&[]);
-    let server = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let sport = server.local_addr().expect("addr").port();
-    let rp = stack(&mut bed, "rlogin-proxy", &["--rlogin-port", &sport.to_string()]);
+    let rp = stack(&mut bed, "rlogin-proxy", &[]);
     let mut client = TcpStream::connect(("127.0.0.1", rp)).expect("connect");
     client.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
-    client.write_all(b"\0localuser\0bob@127.0.0.1\0xterm/38400\0").expect("request");
+    client.write_all(format!("\0localuser\0bob@{host}\0xterm/38400\0").as_bytes()).expect("request");
     let (mut s, peer) = server.accept().expect("exit connected");
     s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
     let mut got = vec![0u8; b"\0bob\0bob\0xterm/38400\0".len()];
     s.read_exact(&mut got).expect("rewritten request");
     assert_eq!(got, b"\0bob\0bob\0xterm/38400\0", "the client's user name never leaves");
-    if nix_is_root() {
-        assert!((512..=1023).contains(&peer.port()), "privileged source port as rlogind requires: {peer}");
-    } else {
-        eprintln!("NOTE: not root, so the exit cannot bind a privileged port; source port {peer} not checked");
-    }
+    assert!((512..=1023).contains(&peer.port()), "privileged source port as rlogind requires: {peer}");
     let answer = b"\0welcome bob\r\n";
     s.write_all(answer).expect("ack");
     let mut b = vec![0u8; answer.len()];
     client.read_exact(&mut b).expect("server's answer");
     assert_eq!(&b, answer);
+}
+
+/// A listener on port 513 (the only port the exit gives RLOGIN) of a loopback address of its
+/// own (127.X.Y.Z, free on every Linux host without configuration), so that tests running at
+/// once never share it; `None` (SKIPPED, loudly) when not root, since port 513 is privileged
+/// for the test's listener and the exit's source port alike.
+fn rlogin_listener(test: &str) -> Option<(TcpListener, String)> {
+    if !nix_is_root() {
+        eprintln!("SKIPPED (LOUDLY): {test} needs root (rlogin's port 513 and a privileged source port)");
+        return None;
+    }
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let pid = std::process::id();
+    for _ in 0..200 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let host = format!("127.{}.{}.{}", 100 + pid % 100, (pid / 100) % 250, 1 + n % 250);
+        if let Ok(l) = TcpListener::bind((host.as_str(), 513)) {
+            return Some((l, host));
+        }
+    }
+    panic!("no free 127.X.Y.Z:513");
 }
 
 /// Debian's `rlogin` client and `in.rlogind` (rsh-redone), the daemon started per connection by a
@@ -339,7 +356,7 @@ fn real_rlogin_through_the_proxy_logs_in_by_rhosts() {
 
     let mut bed = Bed::new(3, full_mesh(3));
     let policy =
-        format!("accept 127.0.0.0/8:*\naccept {}:{}\nreject *:*\n", sandbox.ns_ip, rlogind_sandbox::RLOGIN_PORT);
+        format!("accept 127.0.0.0/8:*\naccept {}:{} proto=rlogin\nreject *:*\n", sandbox.ns_ip, rlogind_sandbox::RLOGIN_PORT);
     std::fs::write(bed.path("exit-policy.txt"), policy).expect("exit policy");
     bed.start_routers(&[]);
     let rp = stack(&mut bed, "rlogin-proxy", &["--rlogin-port", &rlogind_sandbox::RLOGIN_PORT.to_string()]);
@@ -386,12 +403,11 @@ fn proxies_survive_garbage_and_half_open_clients() {
         .spawn()
         .expect("python3")]);
     wait_port(web);
-    let rlogin_server = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let rport = rlogin_server.local_addr().expect("addr").port().to_string();
+    let rlogin_server = rlogin_listener("proxies_survive_garbage_and_half_open_clients (its rlogin part)");
     let op = bed.start_onion_proxy("op", &["--hops", "3"]);
     let hp = app_proxy(&mut bed, op, "http-proxy", &[]);
     let sp = app_proxy(&mut bed, op, "smtp-proxy", &["--hostname", "proxy.test"]);
-    let rp = app_proxy(&mut bed, op, "rlogin-proxy", &["--rlogin-port", &rport]);
+    let rp = app_proxy(&mut bed, op, "rlogin-proxy", &[]);
 
     let mut held = Vec::new();
     for (port, partial) in [(hp, &b"GET http://127.0.0.1/ HTT"[..]), (sp, b"HELO x"), (rp, b"\0me\0bob@127.")] {
@@ -420,13 +436,15 @@ fn proxies_survive_garbage_and_half_open_clients() {
     let mut greeting = [0u8; 4];
     smtp.read_exact(&mut greeting).expect("greeting");
     assert_eq!(&greeting, b"220 ");
-    let mut client = TcpStream::connect(("127.0.0.1", rp)).expect("rlogin client");
-    client.write_all(b"\0me\0bob@127.0.0.1\0vt100/9600\0").expect("request");
-    let (mut s, _) = rlogin_server.accept().expect("exit connected");
-    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
-    let mut got = [0u8; 20];
-    s.read_exact(&mut got).expect("rewritten request");
-    assert_eq!(&got, b"\0bob\0bob\0vt100/9600\0");
+    if let Some((rlogin_server, host)) = rlogin_server {
+        let mut client = TcpStream::connect(("127.0.0.1", rp)).expect("rlogin client");
+        client.write_all(format!("\0me\0bob@{host}\0vt100/9600\0").as_bytes()).expect("request");
+        let (mut s, _) = rlogin_server.accept().expect("exit connected");
+        s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+        let mut got = [0u8; 20];
+        s.read_exact(&mut got).expect("rewritten request");
+        assert_eq!(&got, b"\0bob\0bob\0vt100/9600\0");
+    }
     for name in ["http-proxy", "smtp-proxy", "rlogin-proxy", "op"] {
         let i = bed.proc_index(name);
         assert!(bed.procs[i].child.try_wait().expect("wait").is_none(), "{name} is still running");
@@ -437,4 +455,68 @@ fn proxies_survive_garbage_and_half_open_clients() {
 fn nix_is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// HTTP framing (issue 22): a request trailer with a bare CR (`X-T: v\rCookie: z`, which some
+/// servers split into two fields) never reaches the server, and a response's folded header lines
+/// reach the client unfolded, with a folded `Set-Cookie` still dropped. A raw Python server
+/// records what it receives.
+#[test]
+fn bare_cr_trailers_are_refused_and_folded_headers_unfolded() {
+    let mut bed = Bed::new(1, vec![]);
+    bed.start_routers(&[]);
+    let web = free_port();
+    let seen = bed.path("seen.bin");
+    let script = format!(
+        "import socket\n\
+         l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         l.bind(('127.0.0.1', {web})); l.listen(8)\n\
+         while True:\n\
+         \x20   c, _ = l.accept(); c.settimeout(2); data = b''\n\
+         \x20   try:\n\
+         \x20       while b'\\r\\n\\r\\n' not in data:\n\
+         \x20           more = c.recv(4096)\n\
+         \x20           if not more: raise EOFError\n\
+         \x20           data += more\n\
+         \x20       if b'chunked' in data.lower():\n\
+         \x20           while not data.endswith(b'\\r\\n\\r\\n') or data.count(b'\\r\\n\\r\\n') < 2:\n\
+         \x20               more = c.recv(4096)\n\
+         \x20               if not more: break\n\
+         \x20               data += more\n\
+         \x20   except Exception: pass\n\
+         \x20   open({seen:?}, 'ab').write(data + b'\\n=====\\n')\n\
+         \x20   try: c.sendall(b'HTTP/1.1 200 OK\\r\\nX-Long: first\\r\\n  second\\r\\nSet-Cookie: s=1;\\r\\n\\tpath=/\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok')\n\
+         \x20   except Exception: pass\n\
+         \x20   c.close()\n"
+    );
+    let _server = Killer(vec![Command::new("python3").arg("-c").arg(&script).spawn().expect("python3")]);
+    wait_port(web);
+    let op = bed.start_onion_proxy("op", &["--hops", "1"]);
+    let hp = app_proxy(&mut bed, op, "http-proxy", &[]);
+    let exchange = |request: &[u8]| -> String {
+        let mut c = TcpStream::connect(("127.0.0.1", hp)).expect("http proxy");
+        c.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+        c.write_all(request).expect("request");
+        let mut answer = Vec::new();
+        let _ = c.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+
+    // The folded response: unfolded, its folded Set-Cookie dropped.
+    let answer = exchange(format!("GET http://127.0.0.1:{web}/ HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+    assert!(answer.contains("\r\nX-Long: first second\r\n"), "unfolded: {answer:?}");
+    assert!(!answer.contains("Set-Cookie") && !answer.contains("path=/"), "folded Set-Cookie dropped: {answer:?}");
+    assert!(answer.ends_with("ok"), "{answer:?}");
+
+    // The bare-CR trailer: the Cookie it hides never reaches the server.
+    let request = format!(
+        "POST http://127.0.0.1:{web}/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+         3\r\nabc\r\n0\r\nX-T: v\rCookie: z\r\n\r\n"
+    );
+    let _ = exchange(request.as_bytes());
+    std::thread::sleep(Duration::from_secs(3));
+    let seen = std::fs::read(&seen).unwrap_or_default();
+    let seen = String::from_utf8_lossy(&seen);
+    assert!(seen.contains("GET / HTTP/1.1"), "the server saw the first request: {seen:?}");
+    assert!(!seen.contains("Cookie: z"), "the hidden Cookie reached the server: {seen:?}");
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use ork::client::funnel::Funnel;
-use ork::crypto::rsa_block::{load_private_key, load_public_key};
+use ork::crypto::key_file::{load_private_key_file, OpenKey};
+use ork::crypto::rsa_block::load_public_key;
 use ork::event::Now;
 use ork::net::{Reactor, ReactorConfig};
 
@@ -34,10 +35,15 @@ pub struct Args {
     /// The funnel's own private key (it signs STS message 2 for its clients).
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
+    /// Accept a private key file that group or others can access (refused by default, as ssh
+    /// does).
+    #[arg(long)]
+    pub allow_open_key: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let key = load_private_key(&args.key).config()?;
+    let open = if args.allow_open_key { OpenKey::Allow } else { OpenKey::Refuse };
+    let key = load_private_key_file(&args.key, open).config()?;
     let router_key = load_public_key(&args.router_key).config()?;
     let router = args.router.resolve_v4().map_err(ConfigError::msg)?;
     let bind = args.listen.bind_addr();

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use ork::config::neighbors::parse_neighbors;
 use ork::config::policy::Policy;
-use ork::crypto::rsa_block::load_private_key;
+use ork::crypto::key_file::{load_private_key_file, OpenKey};
 use ork::net::{Reactor, ReactorConfig};
 use ork::router::mixer::BatchTiming;
-use ork::router::{ReplayCache, Router, RouterConfig, Timeouts};
+use ork::router::{OnionRate, ReplayCache, Router, RouterConfig, Timeouts};
 
 use super::args::{parse_duration, parse_listen, Listen};
 use super::ConfigContext;
@@ -54,7 +54,8 @@ pub struct Args {
     /// Directory for state that survives restarts (the replay cache).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Exit policy file (default: refuse loopback, private and link-local destinations).
+    /// Exit policy file (default: refuse RLOGIN, this host's own addresses, and loopback,
+    /// private and link-local destinations).
     #[arg(long, value_name = "FILE")]
     pub exit_policy: Option<PathBuf>,
     /// Longest accepted time between now and an onion's expiration.
@@ -70,6 +71,17 @@ pub struct Args {
     /// second; read it with `ork status FILE`.
     #[arg(long, value_name = "PATH")]
     pub status_file: Option<PathBuf>,
+    /// Accept a private key file that group or others can access (refused by default, as ssh
+    /// does).
+    #[arg(long)]
+    pub allow_open_key: bool,
+    /// Onions per second each link may sustain; more are refused with DESTROY before any RSA
+    /// work and counted in the status file.
+    #[arg(long, value_name = "ONIONS/S", default_value_t = 50.0)]
+    pub onion_rate: f64,
+    /// Onions a link may send at once after a quiet spell (the token bucket's size).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub onion_burst: u32,
     /// TESTS ONLY: append every link's keys and this router's connection map to this file, so
     /// a capture checker can decrypt and follow its traffic. Defeats the router's purpose.
     #[arg(long, value_name = "FILE")]
@@ -90,9 +102,23 @@ fn identity(args: &Args) -> anyhow::Result<SocketAddrV4> {
     Ok(SocketAddrV4::new(ip, args.listen.port))
 }
 
+/// The addresses the default exit policy refuses as this host's own: the identity's and every
+/// interface's (read once at start).
+fn own_addresses(identity: SocketAddrV4) -> Vec<IpAddr> {
+    let mut own = vec![IpAddr::V4(*identity.ip())];
+    match ork::net::interfaces::interface_addresses() {
+        Ok(addrs) => own.extend(addrs),
+        Err(e) => log::warn!("cannot list this host's interface addresses ({e}); the default exit policy refuses only --address and the fixed ranges"),
+    }
+    own.dedup();
+    log::info!("default exit policy refuses this host's own addresses: {own:?}");
+    own
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let identity = identity(&args)?;
-    let key = load_private_key(&args.key).config()?;
+    let open = if args.allow_open_key { OpenKey::Allow } else { OpenKey::Refuse };
+    let key = load_private_key_file(&args.key, open).config()?;
     let neighbors = parse_neighbors(&args.neighbors).config()?;
     if let Some(me) = neighbors.iter().find(|n| n.addr == identity) {
         return Err(super::ConfigError::msg(format!(
@@ -103,11 +129,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let exit_policy = match &args.exit_policy {
         Some(p) => Policy::parse_file(p).config()?,
-        None => Policy::default_exit(),
+        None => Policy::default_exit_for(&own_addresses(identity)),
     };
     if !(args.padding_rate >= 0.0 && args.padding_rate.is_finite()) {
         return Err(super::ConfigError::msg("--padding-rate must be a non-negative number"));
     }
+    if !(args.onion_rate > 0.0 && args.onion_rate.is_finite()) || args.onion_burst == 0 {
+        return Err(super::ConfigError::msg("--onion-rate must be a positive number and --onion-burst at least 1"));
+    }
+    let onion_rate = OnionRate { per_second: args.onion_rate, burst: args.onion_burst };
     let now_unix = ork::event::Now::system().unix;
     let replay = match &args.state_dir {
         Some(dir) => {
@@ -155,6 +185,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     log::info!("listening on {bind} as {identity}");
     let reactor_cfg = ReactorConfig { status_file: args.status_file.clone(), key_log, ..ReactorConfig::default() };
-    Reactor::new(Router::new(cfg, replay), vec![listener], reactor_cfg)?.run()?;
+    Reactor::new(Router::new(cfg, replay).with_onion_rate(onion_rate), vec![listener], reactor_cfg)?.run()?;
     Ok(())
 }

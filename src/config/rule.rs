@@ -1,6 +1,6 @@
 //! One rule of a policy file (protocol.md §10): `accept|reject ADDR[/BITS][:PORT[-PORT]]
-//! [proto=rlogin|http|smtp|tcp]`, with `*` for any address or port — its syntax and what it
-//! matches.
+//! [proto=rlogin|http|smtp|tcp|resolve|reply]`, with `*` for any address or port and IPv6
+//! addresses in brackets (`[fc00::]/7:80`) — its syntax and what it matches.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -47,17 +47,24 @@ impl Rule {
         Rule { action, addr, ports: ANY_PORT, proto: None }
     }
 
-    /// Whether this rule covers the destination (with `ip` already canonical).
+    /// Whether this rule covers the destination. An IPv4-mapped IPv6 address
+    /// (`::ffff:a.b.c.d`) is covered both by IPv6 rules (as itself, so `[::ffff:0:0]/96`
+    /// matches it) and by IPv4 rules (as `a.b.c.d`, so it cannot slip past `127.0.0.0/8`).
     pub fn matches(&self, ip: IpAddr, port: u16, proto: Protocol) -> bool {
-        let addr = match (self.addr, ip) {
+        self.covers(ip) && self.ports.contains(&port) && self.proto.map_or(true, |p| p == proto)
+    }
+
+    /// Whether the rule's address part covers `ip`.
+    pub fn covers(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
             (AddrPattern::Any, _) => true,
             (AddrPattern::V4 { net, bits }, IpAddr::V4(ip)) => {
                 prefix_eq(u32::from(net).into(), u32::from(ip).into(), 32, bits)
             }
+            (AddrPattern::V4 { .. }, IpAddr::V6(v6)) => v6.to_ipv4_mapped().is_some_and(|v4| self.covers(v4.into())),
             (AddrPattern::V6 { net, bits }, IpAddr::V6(ip)) => prefix_eq(net.into(), ip.into(), 128, bits),
-            _ => false,
-        };
-        addr && self.ports.contains(&port) && self.proto.map_or(true, |p| p == proto)
+            (AddrPattern::V6 { .. }, IpAddr::V4(_)) => false,
+        }
     }
 }
 
@@ -89,7 +96,7 @@ fn prefix_eq(a: u128, b: u128, width: u32, bits: u8) -> bool {
 }
 
 pub(super) fn parse_rule(words: &[&str]) -> Result<Rule, String> {
-    let usage = "expected accept|reject ADDR[/BITS][:PORT[-PORT]] [proto=rlogin|http|smtp|tcp]";
+    let usage = "expected accept|reject ADDR[/BITS][:PORT[-PORT]] [proto=rlogin|http|smtp|tcp|resolve|reply]";
     let (action, target, proto) = match words {
         [action, target] => (action, target, None),
         [action, target, proto] => (action, target, Some(proto)),
@@ -106,7 +113,7 @@ pub(super) fn parse_rule(words: &[&str]) -> Result<Rule, String> {
             let name = word.strip_prefix("proto=").ok_or_else(|| format!("unexpected {word:?}: {usage}"))?;
             Some(
                 Protocol::from_name(name)
-                    .ok_or_else(|| format!("unknown protocol {name:?} (rlogin, http, smtp or tcp)"))?,
+                    .ok_or_else(|| format!("unknown protocol {name:?} (rlogin, http, smtp, tcp, resolve or reply)"))?,
             )
         }
     };
@@ -219,7 +226,17 @@ mod tests {
         let r = rule("accept 0.0.0.0/0:7 proto=rlogin").unwrap();
         assert!(r.matches(ip("255.1.1.1"), 7, Protocol::Rlogin));
         assert!(!r.matches(ip("255.1.1.1"), 7, Protocol::Http));
-        assert!(!r.matches(ip("::1"), 7, Protocol::Rlogin)); // an IPv4 rule never matches IPv6
+        assert!(!r.matches(ip("::1"), 7, Protocol::Rlogin)); // an IPv4 rule never matches IPv6...
+        assert!(r.matches(ip("::ffff:1.2.3.4"), 7, Protocol::Rlogin)); // ...but the IPv4 it maps
+        let mapped = rule("reject [::ffff:0:0]/96").unwrap();
+        assert!(mapped.matches(ip("::ffff:8.8.8.8"), 80, Protocol::Http));
+        assert!(!mapped.matches(ip("8.8.8.8"), 80, Protocol::Http));
+        let ula = rule("accept [fc00::]/7:80 proto=http").unwrap();
+        assert!(ula.matches(ip("fd12::1"), 80, Protocol::Http) && !ula.matches(ip("fe80::1"), 80, Protocol::Http));
+        for p in Protocol::ALL {
+            let r = rule(&format!("accept * proto={}", p.name())).unwrap();
+            assert!(r.matches(ip("1.2.3.4"), 1, p) && r.to_string().ends_with(p.name()));
+        }
         assert_eq!(r.to_string(), "accept 0.0.0.0/0:7 proto=rlogin");
     }
 

@@ -2,6 +2,8 @@
 
 pub mod cipher;
 pub mod key_kind;
+pub mod ct_rsa;
+pub mod key_file;
 pub mod keys;
 pub mod rsa_block;
 

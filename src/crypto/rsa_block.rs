@@ -33,6 +33,10 @@ pub enum KeyError {
     Rsa(String),
     #[error("RSA block is not smaller than the modulus")]
     BlockTooLarge,
+    #[error(
+        "{path}: private key file mode {mode:04o} lets group or others access it; chmod 600 it (or --allow-open-key)"
+    )]
+    OpenPermissions { path: String, mode: u32 },
 }
 
 fn check_shape(path: &str, key: &impl PublicKeyParts) -> Result<(), KeyError> {
@@ -77,8 +81,9 @@ fn read(path: &Path) -> Result<String, KeyError> {
         .map_err(|source| KeyError::Read { path: path.display().to_string(), source })
 }
 
+/// Load a private key file, refusing one that group or others can access (see `key_file.rs`).
 pub fn load_private_key(path: &Path) -> Result<RsaPrivateKey, KeyError> {
-    private_key_from_pem(&read(path)?, &path.display().to_string())
+    super::key_file::load_private_key_file(path, super::key_file::OpenKey::Refuse)
 }
 
 pub fn load_public_key(path: &Path) -> Result<RsaPublicKey, KeyError> {
@@ -123,8 +128,19 @@ pub fn encrypt_block(key: &RsaPublicKey, block: &[u8; RSA_BLOCK_LEN]) -> Result<
     to_block(&c)
 }
 
-/// c^d mod n with CRT and blinding, written as exactly 128 bytes.
+/// c^d mod n, written as exactly 128 bytes: in constant time (see `ct_rsa.rs`).
 pub fn decrypt_block(
+    key: &RsaPrivateKey,
+    block: &[u8; RSA_BLOCK_LEN],
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<[u8; RSA_BLOCK_LEN], KeyError> {
+    super::ct_rsa::decrypt_block(key, block, rng)
+}
+
+/// c^d mod n by the `rsa` crate (CRT and blinding, but variable-time big-number arithmetic:
+/// RUSTSEC-2023-0071). Not used on the onion path: kept as the reference the constant-time
+/// code is tested against, and as the "before" of the timing benchmark.
+pub fn decrypt_block_reference(
     key: &RsaPrivateKey,
     block: &[u8; RSA_BLOCK_LEN],
     rng: &mut (impl RngCore + CryptoRng),

@@ -10,7 +10,8 @@
 //! - 3: a session script (see `session.rs`).
 //!
 //! Checked: an accepted head is accepted the same from exactly its own bytes and its last byte
-//! is needed (heads parse incrementally); the rewritten head is itself a well-formed message
+//! is needed (heads parse incrementally); a rewritten response head holds no bare CR and no
+//! folded line (obs-fold is unfolded); the rewritten head is itself a well-formed message
 //! head for the destination/client, with `Host` right, no hop-by-hop or proxy fields, and under
 //! the filter no identifying fields; bodies relay the same whatever the fragmentation, and the
 //! normalized chunked output relays unchanged; the session keeps the proxy contract.
@@ -93,11 +94,11 @@ fn response(buf: &[u8], filter: bool, head_method: bool) {
     assert!(matches!(parse_response(&buf[..used - 1], filter, head_method), Ok(None)), "prefix refused");
     let mut head = r.head.clone();
     head.extend_from_slice(b"\r\n");
+    // Never a bare CR, never a folded line: the strict parser takes the rewritten head.
+    assert!(!crate::proxy::http::line_rules::has_bare_cr(&head), "bare CR relayed to the client");
     let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS + 2];
     let mut resp = httparse::Response::new(&mut fields);
-    let parsed = httparse::ParserConfig::default()
-        .allow_obsolete_multiline_headers_in_responses(true)
-        .parse_response(&mut resp, &head);
+    let parsed = httparse::ParserConfig::default().parse_response(&mut resp, &head);
     match parsed {
         Ok(httparse::Status::Complete(n)) => assert_eq!(n, head.len()),
         other => panic!("rewritten response head does not parse: {other:?}: {:?}", String::from_utf8_lossy(&head)),

@@ -10,6 +10,7 @@ use mio::Interest;
 
 use super::connect::start_connect;
 use super::reactor::{token, Reactor, Sock, READ_CHUNK};
+use super::resolver::ResolverPool;
 use crate::event::{Action, Core, Now, SockId};
 
 impl<C: Core> Reactor<C> {
@@ -85,14 +86,9 @@ impl<C: Core> Reactor<C> {
                 }
             }
             Action::Resolve { request, host, port } => {
-                let tx = self.resolver_tx.clone();
-                let waker = Arc::clone(&self.waker);
-                std::thread::spawn(move || {
-                    use std::net::ToSocketAddrs;
-                    let r = (host.as_str(), port).to_socket_addrs().map(|it| it.collect());
-                    let _ = tx.send((request, r));
-                    let _ = waker.wake();
-                });
+                let (tx, waker) = (&self.resolver_tx, &self.waker);
+                let pool = self.resolver.get_or_insert_with(|| ResolverPool::new(tx.clone(), Arc::clone(waker)));
+                pool.submit(request, host, port);
             }
             Action::KeyLog { line } => {
                 if let Some(f) = &mut self.config.key_log {

@@ -2,7 +2,9 @@
 
 mod actions;
 pub mod connect;
+pub mod interfaces;
 pub mod reactor;
 pub mod status_file;
+pub mod resolver;
 
 pub use reactor::{Reactor, ReactorConfig};

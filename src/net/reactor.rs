@@ -78,6 +78,8 @@ pub struct Reactor<C: Core> {
     pub(super) resolver_tx: mpsc::Sender<(u64, io::Result<Vec<SocketAddr>>)>,
     pub(super) resolver_rx: mpsc::Receiver<(u64, io::Result<Vec<SocketAddr>>)>,
     pub(super) waker: Arc<Waker>,
+    /// Started at the first name lookup.
+    pub(super) resolver: Option<super::resolver::ResolverPool>,
     pub(super) config: ReactorConfig,
     pub(super) buf: Vec<u8>,
     pub(super) dirty: Vec<SockId>,
@@ -113,6 +115,7 @@ impl<C: Core> Reactor<C> {
             resolver_tx,
             resolver_rx,
             waker,
+            resolver: None,
             config,
             buf: vec![0; READ_CHUNK],
             dirty: Vec::new(),

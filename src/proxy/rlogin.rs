@@ -132,7 +132,7 @@ impl Session for RloginSession {
                         let mut first = request.massaged();
                         first.extend_from_slice(&self.input[n..]);
                         self.input = Vec::new();
-                        let structure = StandardStructure::new(Protocol::Rlogin, request.server, self.port);
+                        let structure = StandardStructure::new(Protocol::Rlogin, request.server.clone(), self.port);
                         self.out.push(Action::Open { id: UPSTREAM, structure });
                         self.out.send_upstream(UPSTREAM, &first);
                         self.state = State::Opening;

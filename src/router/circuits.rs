@@ -5,6 +5,7 @@ use log::{debug, info, warn};
 
 use super::core::{CircId, Circuit, Next, Router, Slot, Timer};
 use super::exit::Exit;
+use super::onion_rate::ONION_RATE_REFUSAL;
 use super::slots::{MAX_CREATING, MAX_CREATING_PER_LINK};
 use crate::crypto::Engine;
 use crate::event::{Action, Now, SockId};
@@ -74,6 +75,9 @@ impl Router {
         }
         if let Some(Slot::Creating { onion, .. }) = self.slots.get(&(link, aci)) {
             if onion.len() == ONION_LEN {
+                if !self.onion_rate.admit(link, now.mono) {
+                    return self.refuse(now, link, aci, ONION_RATE_REFUSAL);
+                }
                 self.process_onion(now, link, aci);
             }
         }

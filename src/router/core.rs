@@ -17,6 +17,7 @@ use super::exit::Exit;
 use super::flow::Flow;
 use super::links::{Link, NeighborState};
 use super::mixer::Mixer;
+use super::onion_rate::{OnionRate, OnionRateLimit};
 use super::replay::ReplayCache;
 use super::slots::Slots;
 use super::stats::Stats;
@@ -91,6 +92,7 @@ pub struct Router {
     pub(super) timer_seq: u64,
     pub(super) stats: Stats,
     pub(super) started: bool,
+    pub(super) onion_rate: OnionRateLimit<SockId>,
 }
 
 /// Housekeeping (link timers, padding, replay expiry) runs this often.
@@ -130,7 +132,14 @@ impl Router {
             timer_seq: 0,
             stats: Stats::default(),
             started: false,
+            onion_rate: OnionRateLimit::new(OnionRate::default()),
         }
+    }
+
+    /// Set the per-link onion rate limit (default [`OnionRate::default`]).
+    pub fn with_onion_rate(mut self, rate: OnionRate) -> Router {
+        self.onion_rate = OnionRateLimit::new(rate);
+        self
     }
 
     /// Counters for `ork status` and tests.

@@ -11,7 +11,9 @@ use std::net::{IpAddr, SocketAddr};
 use log::{debug, info};
 
 use super::core::{CircId, Next, Router, Timer};
+use crate::config::policy::RLOGIN_PORT;
 use crate::event::{queue_send, Action, Now, SockId};
+use crate::wire::rlogin_preamble::{self, MAX_PREAMBLE_LEN};
 use crate::wire::standard::{Host, MAX_STANDARD_LEN};
 use crate::wire::{Cell, Command, Protocol, StandardStructure, Status, PAYLOAD_LEN};
 
@@ -129,6 +131,23 @@ impl Router {
                     }
                     Err(status) => self.exit_status(now, id, status),
                     Ok(Some((s, used))) => {
+                        // RLOGIN gets a privileged source port: only to port 513, and only
+                        // after a well-formed preamble (the policy then needs an explicit rule).
+                        if s.protocol == Protocol::Rlogin && s.port != RLOGIN_PORT {
+                            info!("exit: protocol 1 to port {} refused: only {RLOGIN_PORT}", s.port);
+                            return self.exit_status(now, id, Status::Policy);
+                        }
+                        if s.protocol == Protocol::Rlogin {
+                            match rlogin_preamble::check(&buf[used..]) {
+                                Ok(Some(_)) => {}
+                                Ok(None) if buf.len() <= MAX_STANDARD_LEN + MAX_PREAMBLE_LEN => return,
+                                verdict => {
+                                    let why = verdict.err().map_or("too long".to_string(), |e| e.to_string());
+                                    info!("exit: protocol 1 refused, rlogin preamble: {why}");
+                                    return self.exit_status(now, id, Status::BadProtocol);
+                                }
+                            }
+                        }
                         exit.early = buf[used..].to_vec();
                         self.exit_start(now, id, s);
                     }
@@ -197,7 +216,7 @@ impl Router {
         if proto == Protocol::Resolve {
             return self.resolve_answer(now, id, &addrs);
         }
-        addrs.retain(|a| self.cfg.exit_policy.allows(a.ip(), a.port(), proto));
+        addrs.retain(|a| self.cfg.exit_policy.allows_exit(a.ip(), a.port(), proto));
         addrs.sort_by_key(|a| !a.is_ipv4());
         if addrs.is_empty() {
             self.exit_status(now, id, Status::Policy);

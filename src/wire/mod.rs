@@ -4,6 +4,7 @@ pub mod cell;
 pub mod isolation;
 pub mod layer;
 pub mod reader;
+pub mod rlogin_preamble;
 pub mod standard;
 
 pub use cell::{Aci, Cell, CellError, Command, CELL_LEN, PAYLOAD_LEN};

@@ -21,11 +21,16 @@ pub enum Protocol {
     Smtp = 3,
     /// Generic TCP (SOCKS5, HTTP CONNECT, `ork connect`).
     Tcp = 4,
-    /// Resolve the host at the exit without connecting (port `0`; SOCKS RESOLVE).
+    /// Resolve a name at the exit without connecting. Policy files name it (`proto=resolve`);
+    /// [`Protocol::from_byte`] accepts it only where the exit implements it.
     Resolve = 5,
+    /// A reply onion's connection. Policy files name it (`proto=reply`); see `Resolve`.
+    Reply = 6,
 }
 
 impl Protocol {
+    /// The protocol byte of a standard structure; 5 (resolve) and 6 (reply) are not served by
+    /// this exit yet and get status 8 like any unknown protocol.
     pub fn from_byte(b: u8) -> Option<Protocol> {
         match b {
             1 => Some(Protocol::Rlogin),
@@ -45,13 +50,16 @@ impl Protocol {
             Protocol::Smtp => "smtp",
             Protocol::Tcp => "tcp",
             Protocol::Resolve => "resolve",
+            Protocol::Reply => "reply",
         }
     }
 
+    /// Every protocol a policy file can name.
+    pub const ALL: [Protocol; 6] =
+        [Protocol::Rlogin, Protocol::Http, Protocol::Smtp, Protocol::Tcp, Protocol::Resolve, Protocol::Reply];
+
     pub fn from_name(s: &str) -> Option<Protocol> {
-        [Protocol::Rlogin, Protocol::Http, Protocol::Smtp, Protocol::Tcp, Protocol::Resolve]
-            .into_iter()
-            .find(|p| p.name() == s)
+        Protocol::ALL.into_iter().find(|p| p.name() == s)
     }
 }
 

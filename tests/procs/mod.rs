@@ -53,6 +53,8 @@ pub struct Bed {
     pub ports: Vec<u16>,
     pub links: Vec<(usize, usize)>,
     pub procs: Vec<Proc>,
+    /// Run every process in this network namespace (`ip netns exec`), when set.
+    pub netns: Option<String>,
 }
 
 impl Bed {
@@ -87,8 +89,10 @@ impl Bed {
             }
             fs::write(dir.path().join(format!("r{}.neighbors", i + 1)), peers).expect("write peers");
         }
-        fs::write(dir.path().join("exit-policy.txt"), "accept 127.0.0.0/8:*\nreject *:*\n").expect("policy");
-        Bed { dir, ports, links, procs: Vec::new() }
+        // RLOGIN needs an explicit rule, and only port 513 gets it.
+        let policy = "accept 127.0.0.0/8:513 proto=rlogin\naccept 127.0.0.0/8:*\nreject *:*\n";
+        fs::write(dir.path().join("exit-policy.txt"), policy).expect("policy");
+        Bed { dir, ports, links, procs: Vec::new(), netns: None }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -99,7 +103,15 @@ impl Bed {
     pub fn spawn(&mut self, name: &str, args: &[String]) -> usize {
         let log = self.path(&format!("{name}.log"));
         let f = fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
-        let child = ork()
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_ork")]);
+                c
+            }
+            None => ork(),
+        };
+        let child = cmd
             .args(args)
             .current_dir(self.dir.path())
             // Destinations and routes are debug-level (SafeLogging); tests read them from the onion proxy.

@@ -34,6 +34,10 @@ pub enum BodyError {
     TrailersTooLarge,
     #[error("malformed trailer field")]
     BadTrailer,
+    #[error("bare CR (not followed by LF) in a chunk line or trailer")]
+    BareCr,
+    #[error("folded trailer line (obs-fold)")]
+    FoldedTrailer,
 }
 
 #[derive(Debug)]
@@ -42,7 +46,7 @@ enum State {
     SizeLine(Vec<u8>),
     Data(u64),
     DataEnd { seen_cr: bool },
-    Trailer { line: Vec<u8>, keep: bool },
+    Trailer { line: Vec<u8> },
     UntilClose,
     Done,
 }
@@ -120,12 +124,12 @@ impl BodyRelay {
                         let size = parse_chunk_size(line)?;
                         out.extend_from_slice(format!("{size:x}\r\n").as_bytes());
                         self.state = match size {
-                            0 => State::Trailer { line: Vec::new(), keep: false },
+                            0 => State::Trailer { line: Vec::new() },
                             n => State::Data(n),
                         };
                     }
                 }
-                State::Trailer { line, keep } => {
+                State::Trailer { line } => {
                     let (n, complete) = take_line(rest, line);
                     used += n;
                     self.trailer_len += n;
@@ -133,7 +137,7 @@ impl BodyRelay {
                         return Err(BodyError::TrailersTooLarge);
                     }
                     if complete {
-                        let done = trailer_line(line, keep, out, policy)?;
+                        let done = trailer_line(line, out, policy)?;
                         line.clear();
                         if done {
                             self.state = State::Done;
@@ -174,6 +178,9 @@ pub fn trim(value: &[u8]) -> &[u8] {
 
 /// `1*HEXDIG [ BWS ";" ext ]`: the size, extensions ignored.
 fn parse_chunk_size(line: &[u8]) -> Result<u64, BodyError> {
+    if line.contains(&b'\r') {
+        return Err(BodyError::BareCr);
+    }
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
     if digits == 0 || digits > CHUNK_SIZE_DIGITS {
         return Err(BodyError::BadChunkSize);
@@ -188,23 +195,21 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, BodyError> {
 }
 
 /// Handle one complete trailer line; returns true at the empty line that ends the body.
-fn trailer_line(line: &[u8], keep: &mut bool, out: &mut Vec<u8>, policy: &FieldPolicy) -> Result<bool, BodyError> {
+fn trailer_line(line: &[u8], out: &mut Vec<u8>, policy: &FieldPolicy) -> Result<bool, BodyError> {
     if line.is_empty() {
         out.extend_from_slice(b"\r\n");
         return Ok(true);
     }
+    if line.contains(&b'\r') {
+        return Err(BodyError::BareCr);
+    }
     if line[0] == b' ' || line[0] == b'\t' {
-        // obs-fold: a continuation of the previous field.
-        if *keep {
-            out.extend_from_slice(line);
-            out.extend_from_slice(b"\r\n");
-        }
-        return Ok(false);
+        // obs-fold is refused (RFC 9112 §5.2): a folded trailer cannot be filtered as one field.
+        return Err(BodyError::FoldedTrailer);
     }
     let name = field_name(line).ok_or(BodyError::BadTrailer)?;
     let value = trim(&line[name.len() + 1..]);
-    *keep = policy.disposition(name) == Disposition::Keep;
-    if *keep {
+    if policy.disposition(name) == Disposition::Keep {
         write_field(out, name, value);
     }
     Ok(false)
@@ -242,7 +247,7 @@ mod tests {
 
     #[test]
     fn chunked_with_extensions_and_filtered_trailers() {
-        let body = b"5;name=x\r\nhello\r\nA \r\n0123456789\r\n0\r\nExpires: never\r\nSet-Cookie: id=1\r\n \tcontinued\r\n\r\nNEXT";
+        let body = b"5;name=x\r\nhello\r\nA \r\n0123456789\r\n0\r\nExpires: never\r\nSet-Cookie: id=1\r\n\r\nNEXT";
         for step in [1, 2, 7, 1000] {
             let (out, used, done) = relay_all(Framing::Chunked, body, step).unwrap();
             assert_eq!(String::from_utf8_lossy(&out), "5\r\nhello\r\na\r\n0123456789\r\n0\r\nExpires: never\r\n\r\n");
@@ -258,6 +263,11 @@ mod tests {
         assert_eq!(relay_all(Framing::Chunked, b"11111111111111111\r\n", 4), Err(BodyError::BadChunkSize));
         assert_eq!(relay_all(Framing::Chunked, b"2\r\nabX", 1), Err(BodyError::BadChunkEnd));
         assert_eq!(relay_all(Framing::Chunked, b"0\r\nbad trailer\r\n", 1), Err(BodyError::BadTrailer));
+        // A bare CR could end a line for the server and smuggle a field past the filter.
+        assert_eq!(relay_all(Framing::Chunked, b"0\r\nX-T: v\rCookie: z\r\n\r\n", 1), Err(BodyError::BareCr));
+        assert_eq!(relay_all(Framing::Chunked, b"5;x\ry\r\n", 2), Err(BodyError::BareCr));
+        let folded = b"0\r\nExpires: never\r\n Cookie: z\r\n\r\n";
+        assert_eq!(relay_all(Framing::Chunked, folded, 3), Err(BodyError::FoldedTrailer));
         let mut long = b"1;".to_vec();
         long.resize(CHUNK_LINE_LIMIT + 2, b'x');
         assert_eq!(relay_all(Framing::Chunked, &long, 1000), Err(BodyError::ChunkLineTooLong));

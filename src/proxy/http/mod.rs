@@ -16,6 +16,7 @@ pub(crate) mod body;
 mod dispatch;
 mod exchange;
 pub(crate) mod filter;
+pub(crate) mod line_rules;
 pub(crate) mod request;
 pub(crate) mod response;
 mod upstream;

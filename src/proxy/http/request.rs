@@ -33,6 +33,8 @@ pub enum RequestError {
     AmbiguousFraming,
     #[error("transfer coding other than chunked last")]
     UnsupportedTransferCoding,
+    #[error("bare CR (not followed by LF) in the request head")]
+    BareCr,
 }
 
 impl RequestError {
@@ -80,6 +82,9 @@ pub fn parse_request(buf: &[u8], filter: bool) -> Result<Option<(ProxyRequest, u
     };
     if used > HEAD_LIMIT {
         return Err(RequestError::HeadTooLarge);
+    }
+    if super::line_rules::has_bare_cr(&buf[..used]) {
+        return Err(RequestError::BareCr);
     }
     let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version) else {
         return Err(RequestError::Malformed(httparse::Error::Token));
@@ -238,6 +243,18 @@ pub fn message_framing<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_cr_and_folds_are_refused() {
+        for raw in [
+            &b"GET http://a/ HTTP/1.1\r\nX-T: v\rCookie: z\r\n\r\n"[..],
+            b"GET http://a/ HTTP/1.1\r\nX-T: v\r\n Cookie: z\r\n\r\n",
+            b"GET http://a/\r HTTP/1.1\r\n\r\n",
+        ] {
+            let r = parse_request(raw, true);
+            assert!(matches!(r, Err(RequestError::BareCr | RequestError::Malformed(_))), "{r:?}");
+        }
+    }
 
     fn target(t: &str) -> Result<(Host, u16, String), RequestError> {
         let raw = format!("GET {t} HTTP/1.1\r\n\r\n");

@@ -7,6 +7,9 @@ use super::filter::{Direction, FieldPolicy};
 use super::request::{message_framing, FramingError, MAX_FIELDS};
 use crate::proxy::HEAD_LIMIT;
 
+use super::line_rules;
+use std::borrow::Cow;
+
 /// A response the proxy cannot relay.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResponseError {
@@ -24,6 +27,8 @@ pub enum ResponseError {
     /// carry only two digits.
     #[error("status code {0:03} is below 100")]
     BadStatusCode(u16),
+    #[error("bare CR (not followed by LF) in the response head")]
+    BareCr,
 }
 
 /// A parsed and rewritten response head.
@@ -70,6 +75,9 @@ pub fn parse_response(
     if used > HEAD_LIMIT {
         return Err(ResponseError::HeadTooLarge);
     }
+    if line_rules::has_bare_cr(&buf[..used]) {
+        return Err(ResponseError::BareCr);
+    }
     let (Some(minor), Some(code)) = (resp.version, resp.code) else {
         return Err(ResponseError::Malformed(httparse::Error::Status));
     };
@@ -79,7 +87,9 @@ pub fn parse_response(
     if code == 101 {
         return Err(ResponseError::SwitchingProtocols);
     }
-    let fields = || resp.headers.iter().map(|f| (f.name, f.value));
+    // Folded lines (obs-fold) are unfolded before anything looks at a value (RFC 9112 §5.2).
+    let unfolded: Vec<(&str, Cow<[u8]>)> = resp.headers.iter().map(|f| (f.name, line_rules::unfold(f.value))).collect();
+    let fields = || unfolded.iter().map(|(n, v)| (*n, v.as_ref()));
     let policy = FieldPolicy::new(Direction::Response, filter, fields());
     let no_body = head_method || (100..200).contains(&code) || code == 204 || code == 304;
     let framing = match message_framing(fields(), true) {
@@ -161,5 +171,21 @@ mod tests {
         let mut big = b"HTTP/1.1 200 OK\r\nA: ".to_vec();
         big.resize(HEAD_LIMIT + 1, b'a');
         assert_eq!(err(&big), Some(ResponseError::HeadTooLarge));
+    }
+
+    #[test]
+    fn bare_cr_is_refused_and_folds_are_unfolded_before_filtering() {
+        let bare =
+            parse_response(b"HTTP/1.1 200 OK\r\nX-T: v\rSet-Cookie: z\r\nContent-Length: 0\r\n\r\n", true, false);
+        assert!(matches!(bare, Err(ResponseError::BareCr) | Err(ResponseError::Malformed(_))), "{bare:?}");
+        let raw =
+            "HTTP/1.1 200 OK\r\nX-Long: first\r\n  second\r\nSet-Cookie: a=1;\r\n\tb=2\r\nContent-Length: 0\r\n\r\n";
+        let (resp, _) = parse(raw, false);
+        let head = String::from_utf8_lossy(&resp.head);
+        assert_eq!(head, "HTTP/1.1 200 OK\r\nX-Long: first second\r\nContent-Length: 0\r\n", "{head}");
+        // A folded Connection field still names its hop-by-hop options.
+        let raw = "HTTP/1.1 200 OK\r\nConnection: keep-alive,\r\n x-secret\r\nX-Secret: 1\r\nContent-Length: 0\r\n\r\n";
+        let (resp, _) = parse(raw, false);
+        assert!(!String::from_utf8_lossy(&resp.head).contains("X-Secret"), "{}", String::from_utf8_lossy(&resp.head));
     }
 }
