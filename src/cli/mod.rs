@@ -4,6 +4,8 @@
 mod args;
 pub mod config_file;
 pub mod connect;
+pub mod directory;
+mod directory_io;
 pub mod funnel;
 pub mod http_proxy;
 pub mod keygen;
@@ -11,6 +13,7 @@ pub mod mkonion;
 pub mod onion_proxy;
 pub mod rlogin_proxy;
 pub mod router;
+mod router_directory;
 pub mod smtp_proxy;
 pub mod status;
 
@@ -57,6 +60,7 @@ pub enum Command {
     RloginProxy(rlogin_proxy::Args),
     Connect(connect::Args),
     Status(status::Args),
+    Directory(directory::Args),
 }
 
 /// Run the chosen subcommand.
@@ -72,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RloginProxy(a) => rlogin_proxy::run(a),
         Command::Connect(a) => connect::run(a),
         Command::Status(a) => status::run(a),
+        Command::Directory(a) => directory::run(a),
     }
 }
 

@@ -31,9 +31,16 @@ pub struct Args {
     #[arg(long, value_name = "[HOST:]PORT", default_value = "9050", value_parser = parse_listen)]
     pub listen: Listen,
     /// Network file: the routers, their keys and links.
-    #[arg(long, value_name = "FILE")]
-    pub network: PathBuf,
-    /// Name (in the network file) of the entry router.
+    #[arg(long, value_name = "FILE", required_unless_present = "directory", conflicts_with = "directory")]
+    pub network: Option<PathBuf>,
+    /// Authorities file: take the network from the directory authorities' majority-signed
+    /// document instead of a network file.
+    #[arg(long, value_name = "AUTHORITIES-FILE")]
+    pub directory: Option<PathBuf>,
+    /// Where the network document is cached (with --directory).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Name (in the network file or document) of the entry router.
     #[arg(long, value_name = "NAME")]
     pub entry: String,
     /// Route length, entry router included.
@@ -71,10 +78,18 @@ fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let network = Network::parse_file(&args.network).config()?;
-    let entry = network.by_name(&args.entry).ok_or_else(|| {
-        ConfigError::msg(format!("--entry {}: no such router in {}", args.entry, args.network.display()))
-    })?;
+    let (network, source, directory) = match (&args.network, &args.directory) {
+        (Some(path), _) => (Network::parse_file(path).config()?, path.display().to_string(), None),
+        (None, Some(path)) => {
+            let (keeper, store) = super::directory_io::client_document(path, args.state_dir.as_deref())?;
+            let network = keeper.held().map(|d| d.to_network()).unwrap_or_default();
+            (network, "the network document".to_owned(), Some((keeper, store)))
+        }
+        (None, None) => return Err(ConfigError::msg("give --network FILE or --directory AUTHORITIES-FILE")),
+    };
+    let entry = network
+        .by_name(&args.entry)
+        .ok_or_else(|| ConfigError::msg(format!("--entry {}: no such router in {source}", args.entry)))?;
     let policy = match &args.policy {
         Some(p) => Policy::parse_file(p).config()?,
         None => Policy::accept_all(),
@@ -105,6 +120,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     log::info!("onion proxy listening on {bind}");
     let core = OnionProxy::new(cfg, Now::system());
-    Reactor::new(core, vec![listener], ReactorConfig::default())?.run()?;
+    match directory {
+        Some((keeper, store)) => {
+            let core = ork::directory::client::Directed::new(core, keeper, Now::system(), store);
+            Reactor::new(core, vec![listener], ReactorConfig::default())?.run()?
+        }
+        None => Reactor::new(core, vec![listener], ReactorConfig::default())?.run()?,
+    }
     Ok(())
 }

@@ -9,7 +9,6 @@ use std::net::{IpAddr, SocketAddrV4};
 use std::sync::Arc;
 
 use anyhow::Context;
-use ork::config::neighbors::parse_neighbors;
 use ork::config::policy::Policy;
 use ork::crypto::rsa_block::load_private_key;
 use ork::net::{Reactor, ReactorConfig};
@@ -68,6 +67,8 @@ pub struct Args {
     /// a capture checker can decrypt and follow its traffic. Defeats the router's purpose.
     #[arg(long, value_name = "FILE")]
     pub link_key_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub directory: super::router_directory::DirectoryArgs,
 }
 
 /// The identity sent to neighbours: --address, else the listen host, else 127.0.0.1.
@@ -87,7 +88,7 @@ fn identity(args: &Args) -> anyhow::Result<SocketAddrV4> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let identity = identity(&args)?;
     let key = load_private_key(&args.key).config()?;
-    let neighbors = parse_neighbors(&args.neighbors).config()?;
+    let neighbors = super::router_directory::neighbors(&args.directory, &args.neighbors, args.state_dir.as_deref())?;
     let exit_policy = match &args.exit_policy {
         Some(p) => Policy::parse_file(p).config()?,
         None => Policy::default_exit(),
@@ -107,6 +108,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             log::warn!("no --state-dir: the replay cache will not survive a restart");
             ReplayCache::new(args.replay_cache_size)
         }
+    };
+    let descriptor = match &args.directory.directory {
+        Some(path) => {
+            let auths = ork::directory::Authorities::parse_file(path).config()?;
+            let text = super::router_directory::descriptor(&args.directory, identity, &key, &neighbors, &exit_policy)?;
+            Some((auths, text))
+        }
+        None => None,
     };
     let cfg = RouterConfig {
         identity,
@@ -142,6 +151,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     log::info!("listening on {bind} as {identity}");
     let reactor_cfg = ReactorConfig { status_file: args.status_file.clone(), key_log, ..ReactorConfig::default() };
-    Reactor::new(Router::new(cfg, replay), vec![listener], reactor_cfg)?.run()?;
+    let router = Router::new(cfg, replay);
+    match descriptor {
+        Some((auths, text)) => {
+            let core = ork::directory::publisher::Publishing::new(router, auths, text, args.directory.publish_interval);
+            Reactor::new(core, vec![listener], reactor_cfg)?.run()?
+        }
+        None => Reactor::new(router, vec![listener], reactor_cfg)?.run()?,
+    }
     Ok(())
 }

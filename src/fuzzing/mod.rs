@@ -10,6 +10,7 @@
 //! dialogue).
 
 mod cell_link;
+mod directory;
 mod http_head;
 mod keys;
 mod link_handshake;
@@ -22,6 +23,7 @@ mod smtp;
 mod standard_structure;
 
 pub use cell_link::cell_link;
+pub use directory::{descriptor, network_document};
 pub use http_head::http_head;
 pub use link_handshake::link_handshake;
 pub use onion_peel::onion_peel;
@@ -43,6 +45,8 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("http_head", http_head),
     ("smtp", smtp),
     ("rlogin", rlogin),
+    ("descriptor", descriptor),
+    ("network_document", network_document),
 ];
 
 /// The harness of target `name`.
