@@ -10,7 +10,7 @@
 //! 3. Routers that share a name or an address with another included router are all left out.
 //! 4. Links are those both ends' descriptors declare.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::descriptor::SignedDescriptor;
 use super::document::{DocumentKind, NetworkDocument, Validity};
@@ -20,16 +20,22 @@ use super::sign::Fingerprint;
 /// period) for a directory of `total` authorities.
 pub fn compute(votes: &[&NetworkDocument], total: usize, validity: Validity) -> NetworkDocument {
     let majority = total / 2 + 1;
-    let mut seen: BTreeMap<Fingerprint, Vec<&SignedDescriptor>> = BTreeMap::new();
-    for vote in votes {
+    // Per router: the votes (by index) listing it and the descriptors they carry. A vote that
+    // lists one key twice (under two names) still counts once.
+    let mut seen: BTreeMap<Fingerprint, (BTreeSet<usize>, Vec<&SignedDescriptor>)> = BTreeMap::new();
+    for (vi, vote) in votes.iter().enumerate() {
         for r in &vote.routers {
-            seen.entry(r.desc.fingerprint()).or_default().push(r);
+            let e = seen.entry(r.desc.fingerprint()).or_default();
+            e.0.insert(vi);
+            e.1.push(r);
         }
     }
     let mut chosen: Vec<&SignedDescriptor> = seen
         .into_values()
-        .filter(|v| v.len() >= majority)
-        .filter_map(|v| v.into_iter().max_by(|a, b| a.desc.published.cmp(&b.desc.published).then(b.text.cmp(&a.text))))
+        .filter(|(voters, _)| voters.len() >= majority)
+        .filter_map(|(_, v)| {
+            v.into_iter().max_by(|a, b| a.desc.published.cmp(&b.desc.published).then(b.text.cmp(&a.text)))
+        })
         .collect();
     let clash = |a: &SignedDescriptor, b: &SignedDescriptor| a.desc.name == b.desc.name || a.desc.addr == b.desc.addr;
     let keep: Vec<bool> = chosen
