@@ -15,6 +15,7 @@ use ork::directory::authority::AuthorityState;
 use ork::directory::publisher::Publishing;
 use ork::directory::server::AuthorityServer;
 use ork::directory::{Authorities, AuthorityEntry, Descriptor, Fingerprint, NetworkDocument, NoStore, WallClock};
+use ork::router::mixer::BatchTiming;
 use ork::router::replay::ReplayCache;
 use ork::router::{Router, RouterConfig, Timeouts};
 use ork::sim::SimNet;
@@ -73,7 +74,7 @@ fn router(net: &SimNet, i: usize, n: usize) -> Publishing<Router> {
         identity: router_addr(i),
         key: Arc::new(keys()[i].clone()),
         neighbors,
-        mix_interval: Duration::from_millis(10),
+        mixing: BatchTiming { interval: Duration::from_millis(10), lone_wait: BatchTiming::DEFAULT.lone_wait },
         padding_rate: 0.0,
         max_onion_lifetime: Duration::from_secs(3600),
         exit_policy: Policy::accept_all(),

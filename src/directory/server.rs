@@ -45,6 +45,7 @@ struct Check {
     id: u64,
     check: ReachabilityCheck,
     deadline: Instant,
+    timeout_ms: u64,
 }
 
 /// The authority core.
@@ -120,8 +121,9 @@ impl AuthorityServer {
                                 privileged: false,
                             });
                             self.actions.push_back(Action::Send { sock, data: msg1 });
-                            let deadline = now.mono + Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-                            self.checks.insert(sock, Check { id, check, deadline });
+                            let timeout_ms = deadline_ms.saturating_sub(now_ms);
+                            let deadline = now.mono + Duration::from_millis(timeout_ms);
+                            self.checks.insert(sock, Check { id, check, deadline, timeout_ms });
                         }
                         Err(e) => self.state.check_done(id, Err(e)),
                     }
@@ -254,10 +256,10 @@ impl Core for AuthorityServer {
         }
         let late: Vec<SockId> = self.checks.iter().filter(|(_, c)| now.mono >= c.deadline).map(|(s, _)| *s).collect();
         for sock in late {
-            let ms =
-                self.checks.get(&sock).map_or(0, |c| c.deadline.saturating_duration_since(now.mono).as_millis() as u64);
             self.actions.push_back(Action::Abort { sock });
-            self.checks.remove(&sock).map(|c| self.state.check_done(c.id, Err(CheckFailure::Timeout(ms))));
+            if let Some(c) = self.checks.remove(&sock) {
+                self.state.check_done(c.id, Err(CheckFailure::Timeout(c.timeout_ms)));
+            }
         }
         let idle: Vec<SockId> = self.incoming.iter().filter(|(_, c)| now.mono >= c.deadline).map(|(s, _)| *s).collect();
         for sock in idle {

@@ -341,7 +341,9 @@ pub fn directory_authorities() -> crate::directory::Authorities {
 
 /// Two descriptors (vector keys 0 and 1, linked) and a consensus of them signed by both
 /// authorities of [`directory_authorities`].
-fn directory_seeds() -> (Vec<(&'static str, Vec<u8>)>, Vec<(&'static str, Vec<u8>)>) {
+type Seeds = Vec<(&'static str, Vec<u8>)>;
+
+fn directory_seeds() -> (Seeds, Seeds) {
     use crate::directory::document::{DocumentKind, Validity};
     let keys = super::keys::vector_keys();
     let descs: Vec<crate::directory::SignedDescriptor> = (0..2)
