@@ -94,11 +94,11 @@ fn onion_proxy_with_only_the_authorities_file_survives_authorities_and_routers_g
         start_authority(&mut bed, i, p);
     }
     bed.start_routers(&["--directory", "authorities", "--name", "r{i}", "--publish-interval", "3s"]);
-    wait_for("five routers in the document", Duration::from_secs(40), || {
-        show(&bed).is_some_and(|v| router_names(&v).len() == 5)
+    wait_for("six routers in the document", Duration::from_secs(40), || {
+        show(&bed).is_some_and(|v| router_names(&v).len() == 6)
     });
     let doc = show(&bed).expect("show");
-    assert_eq!(doc["signed_by"].as_array().map(Vec::len), Some(3), "{doc}");
+    assert!(doc["signed_by"].as_array().map_or(0, Vec::len) >= 2, "a majority signed: {doc}");
     assert_eq!(doc["links"].as_array().map(Vec::len), Some(15), "full mesh of six, both ends declaring");
 
     let port = free_port();
@@ -149,7 +149,11 @@ fn onion_proxy_with_only_the_authorities_file_survives_authorities_and_routers_g
     wait_for("document expired", Duration::from_secs(6 * INTERVAL_SECS + 10), || {
         bed.log("op").contains("network document expired")
     });
-    assert!(!echo_ok(port, echo), "no routes once the document expired");
+    // The onion proxy closes an application's connection at once: no routes without a document.
+    let mut app = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let _ = app.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut byte = [0u8; 1];
+    assert!(!matches!(app.read(&mut byte), Ok(1..)), "no status byte once the document expired");
     assert!(bed.log("op").contains("connection refused: the network document expired at"), "{}", bed.log("op"));
     assert!(show(&bed).is_none(), "show refuses too");
 }
