@@ -5,6 +5,7 @@
 #
 #   scripts/testbed.sh up     [--config firewall|remote-proxy|customer-isp] [--dir DIR]
 #                             [--netns [--routers N] [--links K] [--delay 20ms]]
+#                             [--directory [--interval 10s]]
 #   scripts/testbed.sh status [--dir DIR]     each process, and each router's live links
 #   scripts/testbed.sh logs   [--dir DIR] [NAME]
 #   scripts/testbed.sh down   [--dir DIR]
@@ -22,6 +23,9 @@
 # `tc netem` on its eth0 when the kernel has sch_netem, else an NFQUEUE rule (nft, or iptables)
 # in the router's namespace and scripts/servers/nfq_delay.py there (process delay-rI) holding
 # each packet for D. `up` prints which one gives the delay, and a WARNING if neither can.
+# --directory: three directory authorities (a1..a3 at 127.0.0.1:9030-9032, or 10.77.0.250 in
+# ork-cl) with --interval (default 10s); routers upload descriptors to them and the onion proxy
+# takes its network from their majority-signed document (only the file DIR/authorities).
 # Only loopback and namespaces this script creates carry traffic.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,7 +35,7 @@ usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case $cmd in -h | --help | help) usage; exit 0 ;; esac
-config=firewall config_given="" netns_given=0 dir=${TMPDIR:-/tmp}/ork-testbed netns=0 routers=5 links=3 delay=""
+config=firewall config_given="" netns_given=0 dir=${TMPDIR:-/tmp}/ork-testbed netns=0 routers=5 links=3 delay="" directory=0 interval=10s
 while [ $# -gt 0 ]; do
     case $1 in
     --config) config=$2 config_given=$2; shift 2 ;;
@@ -40,6 +44,8 @@ while [ $# -gt 0 ]; do
     --routers) routers=$2; shift 2 ;;
     --links) links=$2; shift 2 ;;
     --delay) delay=$2; shift 2 ;;
+    --directory) directory=1; shift ;;
+    --interval) interval=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) [[ "$cmd" = logs || "$cmd" = restart ]] && [ -z "${only:-}" ] && { only=$1; shift; continue; }
        echo "testbed: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -205,6 +211,8 @@ plan() {
 config=$config
 netns=$netns
 routers=$routers
+directory=$directory
+interval=$interval
 proxy_host=$h
 http_proxy=$h:8118
 smtp_proxy=$h:2525
@@ -263,6 +271,38 @@ write_files() {
     # RLOGIN (a privileged source port) only to port 513, and only by an explicit rule.
     printf 'accept 127.0.0.0/8:513 proto=rlogin\naccept 10.77.0.0/24:513 proto=rlogin\naccept 127.0.0.0/8:*\naccept 10.77.0.0/24:*\n' \
         >"$dir/exit-policy.txt"
+    if [ "$directory" = 1 ]; then
+        : >"$dir/authorities"
+        for i in 1 2 3; do
+            [ -f "$dir/a$i.key" ] || "$ork" keygen --out "$dir/a$i" >/dev/null
+            echo "$(ahost):$((9029 + i)) a$i.pub" >>"$dir/authorities"
+        done
+    fi
+}
+
+ahost() { if [ "$netns" = 1 ]; then echo 10.77.0.250; else echo 127.0.0.1; fi; }
+
+# Start the three authorities; print the router options that upload to them.
+start_authorities() {
+    local i
+    for i in 1 2 3; do
+        start "a$i" "$ns_c" "$ork" directory --listen "$(ahost):$((9029 + i))" --key "$dir/a$i.key" \
+            --authorities "$dir/authorities" --state-dir "$dir/state-a$i" --interval "$interval"
+    done
+    for i in 1 2 3; do wait_log "a$i" "directory authority listening"; done
+}
+
+# Wait until the authorities' document lists every router.
+wait_document() {
+    local cmd=("$ork" directory show --directory "$dir/authorities" --json) n
+    [ "$ns_c" != - ] && cmd=(ip netns exec "$ns_c" "${cmd[@]}")
+    for _ in $(seq 300); do
+        n=$("${cmd[@]}" 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["routers"]))' 2>/dev/null || echo 0)
+        [ "$n" -ge "$routers" ] && { echo "==> the directory's document lists $n routers"; return 0; }
+        sleep 0.5
+    done
+    echo "testbed: the directory's document does not list $routers routers" >&2
+    return 1
 }
 
 # --- commands --------------------------------------------------------------------------------
@@ -294,11 +334,15 @@ up() {
     if [ "$netns" = 1 ]; then ns_delays; fi
     [ "$fresh" = 0 ] || write_files
     echo "==> $routers routers ($config configuration, $([ "$netns" = 1 ] && echo "network namespaces" || echo loopback)), files in $dir"
-    local i
+    local i dirargs=()
+    # shellcheck source=/dev/null
+    . "$dir/testbed.env"
+    if [ "$directory" = 1 ]; then start_authorities; fi
     for i in $(seq "$routers"); do
+        [ "$directory" = 1 ] && dirargs=(--directory "$dir/authorities" --name "r$i" --publish-interval 1m)
         start "r$i" "$(ns_r "$i")" "$ork" router --listen "$(rhost "$i"):$(rport "$i")" --key "$dir/r$i.key" \
             --neighbors "$dir/r$i.neighbors" --exit-policy "$dir/exit-policy.txt" --state-dir "$dir/state-r$i" \
-            --status-file "$dir/r$i.status"
+            --status-file "$dir/r$i.status" "${dirargs[@]}"
     done
     for i in $(seq "$routers"); do wait_log "r$i" "link up: router" "$(grep -c . "$dir/r$i.neighbors")"; done
     echo "==> every router has all its links up"
@@ -312,7 +356,12 @@ up() {
         wait_log funnel "uplink to"
         via=(--via "$fh:9060=$dir/funnel.pub")
     fi
-    start onion-proxy "$ns_c" "$ork" onion-proxy --listen "$onion_proxy" --network "$dir/network.txt" \
+    local netargs=(--network "$dir/network.txt")
+    if [ "$directory" = 1 ]; then
+        wait_document
+        netargs=(--directory "$dir/authorities" --state-dir "$dir/state-op")
+    fi
+    start onion-proxy "$ns_c" "$ork" onion-proxy --listen "$onion_proxy" "${netargs[@]}" \
         --entry r1 --hops "$([ "$routers" -ge 5 ] && echo 5 || echo "$routers")" "${via[@]}" "${allow[@]}"
     wait_log onion-proxy "keyed"
     start http-proxy "$ns_c" "$ork" http-proxy --listen "$http_proxy" --onion-proxy "$onion_proxy" "${allow[@]}"

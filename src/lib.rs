@@ -5,6 +5,7 @@
 pub mod client;
 pub mod config;
 pub mod crypto;
+pub mod directory;
 pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+/// The testbeds share fixed ports and the `ork-*` namespace names: one at a time.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn testbed(dir: &Path, args: &[&str]) -> Output {
     let out = Command::new("bash")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/testbed.sh"))
@@ -111,6 +117,7 @@ fn down_leaves_nothing(dir: &Path) {
 
 #[test]
 fn three_configurations_carry_http_and_mail() {
+    let _serial = one_at_a_time();
     for config in ["firewall", "remote-proxy", "customer-isp"] {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = testbed(dir.path(), &["up", "--config", config]);
@@ -199,6 +206,7 @@ fn min_ping_rtt_ms(ns: &str, addr: &str) -> Result<f64, String> {
 
 #[test]
 fn twenty_routers_in_network_namespaces() {
+    let _serial = one_at_a_time();
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("SKIPPED (LOUDLY): the network-namespace testbed needs root");
@@ -242,6 +250,61 @@ fn twenty_routers_in_network_namespaces() {
     let links = std::fs::read_to_string(dir.path().join("links.txt")).expect("links");
     assert!(links.lines().count() >= 30, "each router linked to at least 3 others: {links}");
     carries_a_request_and_a_mail(dir.path());
+    down_leaves_nothing(dir.path());
+    assert!(ork_namespaces().is_empty(), "namespaces left: {:?}", ork_namespaces());
+}
+
+/// `ork directory show --json` in the client namespace: the number of routers listed.
+fn directory_routers(dir: &Path) -> usize {
+    let auths = dir.join("authorities");
+    let out = client(
+        dir,
+        &[env!("CARGO_BIN_EXE_ork"), "directory", "show", "--directory", auths.to_str().expect("path"), "--json"],
+    );
+    assert!(out.status.success(), "directory show: {}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    v["routers"].as_array().map_or(0, Vec::len)
+}
+
+#[test]
+fn directory_testbed_on_loopback() {
+    let _serial = one_at_a_time();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = testbed(dir.path(), &["up", "--directory", "--interval", "4s"]);
+    let said = text(&out);
+    if !out.status.success() {
+        let _ = testbed(dir.path(), &["down"]);
+    }
+    assert!(out.status.success(), "up --directory: {said}");
+    assert!(said.contains("the directory's document lists 5 routers"), "{said}");
+    assert_eq!(directory_routers(dir.path()), 5);
+    carries_a_request_and_a_mail(dir.path());
+    down_leaves_nothing(dir.path());
+}
+
+#[test]
+fn twenty_routers_and_three_authorities_in_network_namespaces() {
+    let _serial = one_at_a_time();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED (LOUDLY): the network-namespace testbed needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out =
+        testbed(dir.path(), &["up", "--netns", "--routers", "20", "--links", "3", "--directory", "--interval", "4s"]);
+    let said = text(&out);
+    if !out.status.success() {
+        let _ = testbed(dir.path(), &["down"]);
+    }
+    assert!(out.status.success(), "up --netns --directory: {said}");
+    assert_eq!(directory_routers(dir.path()), 20);
+    let op = std::fs::read_to_string(dir.path().join("logs/onion-proxy.log")).expect("onion proxy log");
+    assert!(op.contains("network document") || op.contains("cached network document"), "{op}");
+    carries_a_request_and_a_mail(dir.path());
+    let op = std::fs::read_to_string(dir.path().join("logs/onion-proxy.log")).expect("onion proxy log");
+    let five_hops = op.lines().filter(|l| l.contains("connection to ") && l.matches(" > ").count() == 4).count();
+    assert!(five_hops >= 1, "five-hop routes: {op}");
     down_leaves_nothing(dir.path());
     assert!(ork_namespaces().is_empty(), "namespaces left: {:?}", ork_namespaces());
 }

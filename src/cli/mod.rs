@@ -6,6 +6,8 @@ mod args;
 pub mod config_file;
 mod config_paths;
 pub mod connect;
+pub mod directory;
+mod directory_io;
 pub mod funnel;
 pub mod http_proxy;
 pub mod keygen;
@@ -15,6 +17,7 @@ mod peer_guess;
 pub mod rlogin_proxy;
 mod route_check;
 pub mod router;
+mod router_directory;
 pub mod smtp_proxy;
 pub mod socks_proxy;
 pub mod status;
@@ -65,6 +68,7 @@ pub enum Command {
     SocksProxy(socks_proxy::Args),
     Connect(connect::Args),
     Status(status::Args),
+    Directory(directory::Args),
 }
 
 /// Run the chosen subcommand.
@@ -81,6 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SocksProxy(a) => socks_proxy::run(a),
         Command::Connect(a) => connect::run(a),
         Command::Status(a) => status::run(a),
+        Command::Directory(a) => directory::run(a),
     }
 }
 

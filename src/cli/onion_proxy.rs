@@ -32,9 +32,16 @@ pub struct Args {
     #[arg(long, value_name = "[HOST:]PORT", default_value = "9050", value_parser = parse_listen)]
     pub listen: Listen,
     /// Network file: the routers, their keys and links.
-    #[arg(long, value_name = "FILE")]
-    pub network: PathBuf,
-    /// Name (in the network file) of the entry router.
+    #[arg(long, value_name = "FILE", required_unless_present = "directory", conflicts_with = "directory")]
+    pub network: Option<PathBuf>,
+    /// Authorities file: take the network from the directory authorities' majority-signed
+    /// document instead of a network file.
+    #[arg(long, value_name = "AUTHORITIES-FILE")]
+    pub directory: Option<PathBuf>,
+    /// Where the network document is cached (with --directory).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Name (in the network file or document) of the entry router.
     #[arg(long, value_name = "NAME")]
     pub entry: String,
     /// Route length, entry router included.
@@ -61,11 +68,21 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let network = Network::parse_file(&args.network).config()?;
-    let entry = network.by_name(&args.entry).ok_or_else(|| {
-        ConfigError::msg(format!("--entry {}: no such router in {}", args.entry, args.network.display()))
-    })?;
-    super::route_check::hops_possible(&network, entry, usize::from(args.hops), &args.network)?;
+    let (network, source, directory) = match (&args.network, &args.directory) {
+        (Some(path), _) => (Network::parse_file(path).config()?, path.display().to_string(), None),
+        (None, Some(path)) => {
+            let (keeper, store) = super::directory_io::client_document(path, args.state_dir.as_deref())?;
+            let network = keeper.held().map(|d| d.to_network()).unwrap_or_default();
+            (network, "the network document".to_owned(), Some((keeper, store)))
+        }
+        (None, None) => return Err(ConfigError::msg("give --network FILE or --directory AUTHORITIES-FILE")),
+    };
+    let entry = network
+        .by_name(&args.entry)
+        .ok_or_else(|| ConfigError::msg(format!("--entry {}: no such router in {source}", args.entry)))?;
+    if let Some(path) = &args.network {
+        super::route_check::hops_possible(&network, entry, usize::from(args.hops), path)?;
+    }
     let policy = match &args.policy {
         Some(p) => Policy::parse_file(p).config()?,
         None => Policy::accept_all(),
@@ -96,6 +113,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     log::info!("onion proxy listening on {bind}");
     let core = OnionProxy::new(cfg, Now::system());
-    Reactor::new(core, vec![listener], ReactorConfig::default())?.run()?;
+    match directory {
+        Some((keeper, store)) => {
+            let core = ork::directory::client::Directed::new(core, keeper, Now::system(), store);
+            Reactor::new(core, vec![listener], ReactorConfig::default())?.run()?
+        }
+        None => Reactor::new(core, vec![listener], ReactorConfig::default())?.run()?,
+    }
     Ok(())
 }

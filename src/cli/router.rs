@@ -9,7 +9,6 @@ use std::net::{IpAddr, SocketAddrV4};
 use std::sync::Arc;
 
 use anyhow::Context;
-use ork::config::neighbors::parse_neighbors;
 use ork::config::policy::Policy;
 use ork::crypto::key_file::{load_private_key_file, OpenKey};
 use ork::net::{Reactor, ReactorConfig};
@@ -86,6 +85,8 @@ pub struct Args {
     /// a capture checker can decrypt and follow its traffic. Defeats the router's purpose.
     #[arg(long, value_name = "FILE")]
     pub link_key_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub directory: super::router_directory::DirectoryArgs,
 }
 
 /// The identity sent to neighbours: --address, else the listen host, else 127.0.0.1.
@@ -119,7 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let identity = identity(&args)?;
     let open = if args.allow_open_key { OpenKey::Allow } else { OpenKey::Refuse };
     let key = load_private_key_file(&args.key, open).config()?;
-    let neighbors = parse_neighbors(&args.neighbors).config()?;
+    let neighbors = super::router_directory::neighbors(&args.directory, &args.neighbors, args.state_dir.as_deref())?;
     if let Some(me) = neighbors.iter().find(|n| n.addr == identity) {
         return Err(super::ConfigError::msg(format!(
             "{}: neighbour {} is this router's own address (--listen/--address): a router does not link to itself",
@@ -150,6 +151,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             log::warn!("no --state-dir: the replay cache will not survive a restart");
             ReplayCache::new(args.replay_cache_size)
         }
+    };
+    let descriptor = match &args.directory.directory {
+        Some(path) => {
+            let auths = ork::directory::Authorities::parse_file(path).config()?;
+            let text = super::router_directory::descriptor(&args.directory, identity, &key, &neighbors, &exit_policy)?;
+            Some((auths, text))
+        }
+        None => None,
     };
     let cfg = RouterConfig {
         identity,
@@ -185,6 +194,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     log::info!("listening on {bind} as {identity}");
     let reactor_cfg = ReactorConfig { status_file: args.status_file.clone(), key_log, ..ReactorConfig::default() };
-    Reactor::new(Router::new(cfg, replay).with_onion_rate(onion_rate), vec![listener], reactor_cfg)?.run()?;
+    let router = Router::new(cfg, replay).with_onion_rate(onion_rate);
+    match descriptor {
+        Some((auths, text)) => {
+            let core = ork::directory::publisher::Publishing::new(router, auths, text, args.directory.publish_interval);
+            Reactor::new(core, vec![listener], reactor_cfg)?.run()?
+        }
+        None => Reactor::new(router, vec![listener], reactor_cfg)?.run()?,
+    }
     Ok(())
 }

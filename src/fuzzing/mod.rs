@@ -10,6 +10,7 @@
 //! dialogue).
 
 mod cell_link;
+mod directory;
 mod http_head;
 mod keys;
 mod link_handshake;
@@ -23,6 +24,7 @@ mod socks;
 mod standard_structure;
 
 pub use cell_link::cell_link;
+pub use directory::{descriptor, network_document};
 pub use http_head::http_head;
 pub use link_handshake::link_handshake;
 pub use onion_peel::onion_peel;
@@ -46,6 +48,8 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("smtp", smtp),
     ("rlogin", rlogin),
     ("socks", socks),
+    ("descriptor", descriptor),
+    ("network_document", network_document),
 ];
 
 /// The harness of target `name`.

@@ -27,6 +27,8 @@ pub fn seeds(name: &str) -> Vec<(String, Vec<u8>)> {
         "smtp" => smtp(),
         "rlogin" => rlogin(),
         "socks" => socks(),
+        "descriptor" => directory_seeds().0,
+        "network_document" => directory_seeds().1,
         _ => Vec::new(),
     };
     list.into_iter().map(|(n, v)| (format!("seed-{n}"), v)).collect()
@@ -353,4 +355,53 @@ fn socks() -> Vec<(&'static str, Vec<u8>)> {
         ("session-resolve", resolved.0),
         ("session-refused", refused.0),
     ]
+}
+
+/// The vectors' keys 3 and 4 as a directory of two authorities (for `network_document`).
+pub fn directory_authorities() -> crate::directory::Authorities {
+    let list = super::keys::vector_keys()[3..5]
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let key = k.to_public_key();
+            crate::directory::AuthorityEntry {
+                addr: super::keys::local(9030 + i as u16),
+                fingerprint: crate::directory::Fingerprint::of(&key),
+                key,
+                key_path: "vector".into(),
+            }
+        })
+        .collect();
+    crate::directory::Authorities { list }
+}
+
+/// Two descriptors (vector keys 0 and 1, linked) and a consensus of them signed by both
+/// authorities of [`directory_authorities`].
+type Seeds = Vec<(&'static str, Vec<u8>)>;
+
+fn directory_seeds() -> (Seeds, Seeds) {
+    use crate::directory::document::{DocumentKind, Validity};
+    let keys = super::keys::vector_keys();
+    let descs: Vec<crate::directory::SignedDescriptor> = (0..2)
+        .map(|i| {
+            crate::directory::Descriptor {
+                name: format!("r{}", i + 1),
+                addr: super::keys::local(9001 + i as u16),
+                key: keys[i].to_public_key(),
+                published: super::keys::NOW_UNIX - 60,
+                ciphers: vec![0, 1, 2, 3, 4],
+                exit_policy: vec!["reject proto=rlogin".into(), "accept *:*".into()],
+                neighbors: vec![super::keys::local(9002 - i as u16)],
+            }
+            .sign(&keys[i])
+            .expect("seed descriptor")
+        })
+        .collect();
+    let now = super::keys::NOW_UNIX;
+    let validity = Validity { period: now / 60, valid_after: now - 30, fresh_until: now + 30, valid_until: now + 150 };
+    let mut doc = crate::directory::NetworkDocument::new(DocumentKind::Consensus, validity, descs.clone());
+    doc.sign(&keys[3]);
+    doc.sign(&keys[4]);
+    let d = vec![("r1", descs[0].text.clone().into_bytes()), ("r2", descs[1].text.clone().into_bytes())];
+    (d, vec![("consensus", doc.to_text().into_bytes())])
 }

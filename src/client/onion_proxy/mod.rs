@@ -129,6 +129,20 @@ impl OnionProxy {
         }
     }
 
+    /// Take a newer network (from the directory). The entry router must still be in it, at the
+    /// same address with the same key: the uplink to it stays up.
+    pub fn replace_network(&mut self, network: Network) -> Result<(), String> {
+        let old = &self.cfg.network.routers[self.cfg.entry];
+        let entry = network.by_name(&old.name).ok_or_else(|| format!("entry router {} is not in it", old.name))?;
+        let new = &network.routers[entry];
+        if (new.addr, &new.key) != (old.addr, &old.key) {
+            return Err(format!("entry router {} changed its address or key", old.name));
+        }
+        self.cfg.network = network;
+        self.cfg.entry = entry;
+        Ok(())
+    }
+
     /// Open anonymous connections.
     pub fn connection_count(&self) -> usize {
         self.by_aci.len()
