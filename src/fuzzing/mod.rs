@@ -14,6 +14,7 @@ mod http_head;
 mod keys;
 mod link_handshake;
 mod onion_peel;
+mod reply_formats;
 mod rlogin;
 mod router_cells;
 pub mod seeds;
@@ -25,6 +26,7 @@ pub use cell_link::cell_link;
 pub use http_head::http_head;
 pub use link_handshake::link_handshake;
 pub use onion_peel::onion_peel;
+pub use reply_formats::reply_formats;
 pub use rlogin::rlogin;
 pub use router_cells::router_cells;
 pub use smtp::smtp;
@@ -43,6 +45,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("http_head", http_head),
     ("smtp", smtp),
     ("rlogin", rlogin),
+    ("reply_formats", reply_formats),
 ];
 
 /// The harness of target `name`.
