@@ -27,12 +27,13 @@ pub fn reply_formats(data: &[u8]) {
             }
         }
         1 => {
-            if let Ok(Some((n, _, marked))) = take_first_unused(&text) {
+            if let Ok(Some(t)) = take_first_unused(&text) {
+                let (n, marked) = (t.line_no, t.marked);
                 let marked_line = marked.lines().nth(n - 1).expect("the taken line is still there");
                 assert!(marked_line.starts_with(USED_PREFIX), "taken line not marked");
                 assert_eq!(marked.lines().count(), text.lines().count());
-                if let Ok(Some((m, _, _))) = take_first_unused(&marked) {
-                    assert!(m > n, "line {n} taken twice");
+                if let Ok(Some(again)) = take_first_unused(&marked) {
+                    assert!(again.line_no > n, "line {n} taken twice");
                 }
             }
         }

@@ -79,16 +79,34 @@ impl std::fmt::Debug for ReplyLine {
     }
 }
 
-/// Take the first unused reply line of a users' file: its 1-based line number, the line, and
-/// the file's new text with that line marked used. Blank lines and other `#` lines are skipped.
-pub fn take_first_unused(text: &str) -> Result<Option<(usize, ReplyLine, String)>, (usize, LineError)> {
+/// The first unused line of a users' file, taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// 1-based.
+    pub line_no: usize,
+    pub line: ReplyLine,
+    /// The file's new text, with that line marked used.
+    pub marked: String,
+}
+
+/// A users' file line that is not a reply line.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("line {line_no}: {error}")]
+pub struct FileError {
+    pub line_no: usize,
+    pub error: LineError,
+}
+
+/// Take the first unused reply line of a users' file. Blank lines and other `#` lines are
+/// skipped; `None` when every reply line is used.
+pub fn take_first_unused(text: &str) -> Result<Option<Taken>, FileError> {
     let lines: Vec<&str> = text.lines().collect();
     for (i, l) in lines.iter().enumerate() {
         let t = l.trim();
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        let line = ReplyLine::parse(t).map_err(|e| (i + 1, e))?;
+        let line = ReplyLine::parse(t).map_err(|error| FileError { line_no: i + 1, error })?;
         let mut out = String::with_capacity(text.len() + USED_PREFIX.len());
         for (j, other) in lines.iter().enumerate() {
             if j == i {
@@ -97,7 +115,7 @@ pub fn take_first_unused(text: &str) -> Result<Option<(usize, ReplyLine, String)
             out.push_str(other);
             out.push('\n');
         }
-        return Ok(Some((i + 1, line, out)));
+        return Ok(Some(Taken { line_no: i + 1, line, marked: out }));
     }
     Ok(None)
 }
@@ -131,12 +149,12 @@ mod tests {
     #[test]
     fn takes_lines_in_order_and_marks_them() {
         let text = format!("# comment\n{}\n\n{}\n", sample(1), sample(2));
-        let (n, l, text) = take_first_unused(&text).unwrap().unwrap();
-        assert_eq!((n, l), (2, sample(1)));
-        assert!(text.lines().nth(1).unwrap().starts_with("# used REPLY"));
-        let (n, l, text) = take_first_unused(&text).unwrap().unwrap();
-        assert_eq!((n, l), (4, sample(2)));
-        assert_eq!(take_first_unused(&text).unwrap(), None);
-        assert_eq!(take_first_unused("garbage\n").unwrap_err().0, 1);
+        let t = take_first_unused(&text).unwrap().unwrap();
+        assert_eq!((t.line_no, &t.line), (2, &sample(1)));
+        assert!(t.marked.lines().nth(1).unwrap().starts_with("# used REPLY"));
+        let t = take_first_unused(&t.marked).unwrap().unwrap();
+        assert_eq!((t.line_no, &t.line), (4, &sample(2)));
+        assert_eq!(take_first_unused(&t.marked).unwrap(), None);
+        assert_eq!(take_first_unused("garbage\n").unwrap_err().line_no, 1);
     }
 }
