@@ -14,6 +14,7 @@ pub mod link;
 pub mod net;
 pub mod onion;
 pub mod proxy;
+pub mod reply;
 pub mod router;
 pub mod sim;
 pub mod wire;

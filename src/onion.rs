@@ -1,4 +1,5 @@
-//! Building and peeling onions (protocol.md §5): fixed 240-byte onions for routes of 1..=5 hops.
+//! Building and peeling onions (protocol.md §5): fixed 240-byte onions for routes of 1..=5 hops,
+//! ordinary and reply (protocol.md §15; the reply onion's own formats are in [`crate::reply`]).
 
 use std::net::SocketAddrV4;
 
@@ -7,7 +8,7 @@ use thiserror::Error;
 
 use crate::crypto::rsa_block::{decrypt_block, encrypt_block, RSA_BLOCK_LEN};
 use crate::crypto::{CipherCode, Engine, KeyError, KeySet, RsaPrivateKey, RsaPublicKey};
-use crate::wire::layer::{Layer, LayerError, LAYER_LEN, SEED_LEN};
+use crate::wire::layer::{Layer, LayerError, LayerKind, LAYER_LEN, SEED_LEN};
 
 /// Bytes of every onion on the wire: 128 + 4·28.
 pub const ONION_LEN: usize = RSA_BLOCK_LEN + (MAX_HOPS - 1) * LAYER_LEN;
@@ -35,6 +36,20 @@ pub enum OnionError {
     Expired { expiration: u32, now: u64 },
     #[error("onion expires at {expiration}, beyond the allowed lifetime (now {now}, max {max_lifetime} s)")]
     TooFarAhead { expiration: u32, now: u64, max_lifetime: u64 },
+    #[error("reply relay layer names 0.0.0.0:0 instead of a router")]
+    ReplyRelayToExit,
+    #[error("reply endpoint layer names {0}: port and address must both be non-zero")]
+    ReplyEndpointZero(SocketAddrV4),
+}
+
+/// What a router accepts when it peels (protocol.md §5, §15).
+#[derive(Debug, Clone, Copy)]
+pub struct PeelLimits {
+    /// Seconds an ordinary onion may expire ahead of now.
+    pub max_lifetime: u64,
+    /// Seconds a reply onion may expire ahead of now; `None` refuses reply layers like a bad
+    /// version (`--no-reply-onions`).
+    pub max_reply_lifetime: Option<u64>,
 }
 
 /// One hop of a route to build an onion for.
@@ -86,11 +101,22 @@ impl OnionPlan {
     /// The layer for hop `i` of `route`.
     pub fn layer(&self, route: &[RouteHop], i: usize) -> Layer {
         Layer {
+            kind: LayerKind::Ordinary,
             back_f: self.back_f,
             forw_f: self.forw_f,
             next_hop: route.get(i + 1).map_or(Layer::EXIT, |h| h.addr),
             expiration: self.expiration,
             seed: self.seeds[i],
+        }
+    }
+
+    /// The layer for hop `i` of a reply onion's `route` whose last layer names `endpoint`.
+    pub fn reply_layer(&self, route: &[RouteHop], i: usize, endpoint: SocketAddrV4) -> Layer {
+        let last = i + 1 == route.len();
+        Layer {
+            kind: if last { LayerKind::ReplyEndpoint } else { LayerKind::ReplyRelay },
+            next_hop: if last { endpoint } else { route[i + 1].addr },
+            ..self.layer(route, i)
         }
     }
 
@@ -102,6 +128,18 @@ impl OnionPlan {
 
 /// Build the onion for `route` (entry first), innermost layer first.
 pub fn build(route: &[RouteHop], plan: &OnionPlan) -> Result<Onion, OnionError> {
+    build_layers(route, plan, |i| plan.layer(route, i))
+}
+
+/// Build a reply onion for `route` whose last layer names the owner's `endpoint` (§15).
+pub fn build_reply(route: &[RouteHop], plan: &OnionPlan, endpoint: SocketAddrV4) -> Result<Onion, OnionError> {
+    if endpoint.port() == 0 || endpoint.ip().is_unspecified() {
+        return Err(OnionError::ReplyEndpointZero(endpoint));
+    }
+    build_layers(route, plan, |i| plan.reply_layer(route, i, endpoint))
+}
+
+fn build_layers(route: &[RouteHop], plan: &OnionPlan, layer: impl Fn(usize) -> Layer) -> Result<Onion, OnionError> {
     let n = route.len();
     if n == 0 || n > MAX_HOPS {
         return Err(OnionError::RouteLength(n));
@@ -116,7 +154,7 @@ pub fn build(route: &[RouteHop], plan: &OnionPlan) -> Result<Onion, OnionError> 
     let mut inner: Vec<u8> = plan.innermost_pad.clone();
     for i in (0..n).rev() {
         let mut block = Vec::with_capacity(LAYER_LEN + inner.len());
-        block.extend_from_slice(&plan.layer(route, i).to_bytes());
+        block.extend_from_slice(&layer(i).to_bytes());
         block.extend_from_slice(&inner);
         let mut head = [0u8; RSA_BLOCK_LEN];
         head.copy_from_slice(&block[..RSA_BLOCK_LEN]);
@@ -171,8 +209,7 @@ pub fn check_fresh(layer: &Layer, now: u64, max_lifetime: u64) -> Result<(), Oni
     Ok(())
 }
 
-/// Peel as a router does: decrypt, check version, function codes and freshness, re-pad with
-/// fresh random bytes. The replay check is the caller's (it owns the cache).
+/// Peel as a router that refuses reply onions does: see [`peel_with`].
 pub fn peel(
     key: &RsaPrivateKey,
     onion: &Onion,
@@ -180,11 +217,44 @@ pub fn peel(
     max_lifetime: u64,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<Peeled, OnionError> {
+    peel_with(key, onion, now, &PeelLimits { max_lifetime, max_reply_lifetime: None }, rng)
+}
+
+/// Peel as a router does: decrypt, check version, function codes, freshness (with the reply
+/// lifetime for reply layers) and a reply layer's destination, re-pad with fresh random bytes.
+/// The replay check is the caller's (it owns the cache).
+pub fn peel_with(
+    key: &RsaPrivateKey,
+    onion: &Onion,
+    now: u64,
+    limits: &PeelLimits,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<Peeled, OnionError> {
     let mut repad = [0u8; LAYER_LEN];
     rng.fill_bytes(&mut repad);
     let peeled = peel_raw(key, onion, &repad, rng)?;
-    check_fresh(&peeled.layer, now, max_lifetime)?;
+    let layer = &peeled.layer;
+    let max = match (layer.kind, limits.max_reply_lifetime) {
+        (LayerKind::Ordinary, _) => limits.max_lifetime,
+        (kind, None) => return Err(LayerError::BadVersion(kind.version()).into()),
+        (_, Some(max)) => max,
+    };
+    check_reply_destination(layer)?;
+    check_fresh(layer, now, max)?;
     Ok(peeled)
+}
+
+/// A reply relay layer must name a router, a reply endpoint layer a non-zero address and port.
+pub fn check_reply_destination(layer: &Layer) -> Result<(), OnionError> {
+    match layer.kind {
+        LayerKind::Ordinary => Ok(()),
+        LayerKind::ReplyRelay if layer.is_exit() => Err(OnionError::ReplyRelayToExit),
+        LayerKind::ReplyRelay => Ok(()),
+        LayerKind::ReplyEndpoint if layer.next_hop.port() == 0 || layer.next_hop.ip().is_unspecified() => {
+            Err(OnionError::ReplyEndpointZero(layer.next_hop))
+        }
+        LayerKind::ReplyEndpoint => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -225,6 +295,7 @@ mod tests {
     #[test]
     fn freshness_window() {
         let l = Layer {
+            kind: LayerKind::Ordinary,
             back_f: CipherCode::Rc4,
             forw_f: CipherCode::Rc4,
             next_hop: Layer::EXIT,

@@ -1,6 +1,7 @@
 //! `ork mkonion`: build, peel and inspect onions by hand (protocol.md §5), reproducibly when asked,
 //! so that onions can be cross-checked against other implementations and test vectors.
 
+mod reply;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,9 @@ use report::LayerReport;
 Example:
   ork mkonion build --hop 127.0.0.1:9001=r1.pub --hop 127.0.0.1:9002=r2.pub -o onion.bin
   ork mkonion peel --key r1.key onion.bin -o inner.bin
-  ork mkonion show --key r1.key --key r2.key onion.bin --json")]
+  ork mkonion show --key r1.key --key r2.key onion.bin --json
+  ork mkonion reply --network network.txt --hops 3 --endpoint 10.0.0.5:9070 \\
+      --state-dir reply-keys --count 10 -o replies.txt")]
 pub struct Args {
     #[command(subcommand)]
     pub action: Action,
@@ -36,6 +39,7 @@ pub enum Action {
     Build(BuildArgs),
     Peel(PeelArgs),
     Show(ShowArgs),
+    Reply(reply::ReplyArgs),
 }
 
 /// Build a 240-byte onion for a route of 1 to 5 routers, entry first.
@@ -127,6 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Action::Build(a) => run_build(a),
         Action::Peel(a) => run_peel(a),
         Action::Show(a) => run_show(a),
+        Action::Reply(a) => reply::run_reply(a),
     }
 }
 
@@ -296,7 +301,7 @@ fn peel_all(
 ) -> anyhow::Result<()> {
     let now = unix_now();
     for (i, (key, path)) in keys.iter().zip(&a.keys).enumerate() {
-        if reports.last().is_some_and(|r| r.exit) {
+        if reports.last().is_some_and(|r| r.exit || r.endpoint.is_some()) {
             return Err(anyhow::anyhow!(
                 "layer {i} is the exit layer, but {} more --key given (one key per hop, entry first)",
                 keys.len() - i

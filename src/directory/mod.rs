@@ -24,7 +24,7 @@ pub use descriptor::{Descriptor, SignedDescriptor};
 pub use document::{DocumentKind, NetworkDocument};
 pub use sign::Fingerprint;
 
-/// The directory authority's default port (SPEC §14 of the project's conventions).
+/// The directory authority's default port (protocol.md §14 of the project's conventions).
 pub const DEFAULT_PORT: u16 = 9030;
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 //! The authority's reachability check: connect to the address a descriptor claims and complete
-//! the STS handshake (SPEC §3) as an anonymous client, expecting the descriptor's key. An
+//! the STS handshake (protocol.md §3) as an anonymous client, expecting the descriptor's key. An
 //! address that answers with another key fails the listener's signature check.
 //!
 //! A small seam over the existing sans-IO `link::handshake::Dialler`; when the shared link

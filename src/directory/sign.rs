@@ -54,7 +54,7 @@ pub fn key_to_hex(key: &RsaPublicKey) -> String {
     hex::encode(key_der(key))
 }
 
-/// Parse a key written by [`key_to_hex`], checking the shape of SPEC §4 (1024 bits, e=65537).
+/// Parse a key written by [`key_to_hex`], checking the shape of protocol.md §4 (1024 bits, e=65537).
 pub fn key_from_hex(s: &str) -> Option<RsaPublicKey> {
     let der = hex::decode(s).ok()?;
     let key = RsaPublicKey::from_public_key_der(&der).ok()?;

@@ -29,6 +29,7 @@ pub fn seeds(name: &str) -> Vec<(String, Vec<u8>)> {
         "socks" => socks(),
         "descriptor" => directory_seeds().0,
         "network_document" => directory_seeds().1,
+        "reply_formats" => reply_formats(),
         _ => Vec::new(),
     };
     list.into_iter().map(|(n, v)| (format!("seed-{n}"), v)).collect()
@@ -404,4 +405,25 @@ fn directory_seeds() -> (Seeds, Seeds) {
     doc.sign(&keys[4]);
     let d = vec![("r1", descs[0].text.clone().into_bytes()), ("r2", descs[1].text.clone().into_bytes())];
     (d, vec![("consensus", doc.to_text().into_bytes())])
+}
+fn reply_formats() -> Vec<(&'static str, Vec<u8>)> {
+    let v: serde_json::Value =
+        serde_json::from_str(include_str!("../../tests/vectors/reply.json")).expect("reply vectors");
+    let line = v["reply_onions"][0]["reply_line"].as_str().expect("a reply line").to_string();
+    let with = |b: u8, t: &[u8]| [&[b][..], t].concat();
+    let record = "ork-reply-record 1\ntag 53b8e19336652eacbf01c4ebc53593a03bfda408\nexpiration 1893456000\n\
+                  functions aes-128-ctr aes-128-ctr\nseeds 00000000000000000000000000000000\n\
+                  user-seed 8446ed514b66998abd4700904deedda7\n";
+    let mut body = vec![18u8];
+    body.extend_from_slice(&[0x5a; 44]);
+    vec![
+        ("line", with(0, line.as_bytes())),
+        ("file", with(1, format!("# users' file\n{line}\n\n{line}\n").as_bytes())),
+        ("record", with(2, record.as_bytes())),
+        (
+            "used-record",
+            with(2, b"ork-reply-record 1\ntag 53b8e19336652eacbf01c4ebc53593a03bfda408\nexpiration 1\nused\n"),
+        ),
+        ("body", with(3, &body)),
+    ]
 }

@@ -11,8 +11,12 @@ use crate::crypto::CipherCode;
 pub const LAYER_LEN: usize = 28;
 /// Bytes of key seed material in a layer.
 pub const SEED_LEN: usize = 16;
-/// The only layer version (byte 0, with bit 7 clear).
+/// The version of an ordinary layer (byte 0, with bit 7 clear).
 pub const LAYER_VERSION: u8 = 1;
+/// The version of a reply relay layer (§15 of the protocol document).
+pub const REPLY_RELAY_VERSION: u8 = 2;
+/// The version of a reply endpoint layer: the last layer of a reply onion.
+pub const REPLY_ENDPOINT_VERSION: u8 = 3;
 
 /// Named byte ranges of a layer.
 pub mod field {
@@ -30,7 +34,7 @@ pub mod field {
 pub enum LayerError {
     #[error("layer byte 0 is {0:#04x}: zero bit set (wrong key?)")]
     ZeroBitSet(u8),
-    #[error("layer version {0} is not 1 (wrong key?)")]
+    #[error("layer version {0} is not 1, 2 or 3 (wrong key?)")]
     BadVersion(u8),
     #[error("unknown function code {0}")]
     UnknownFunction(u8),
@@ -38,14 +42,51 @@ pub enum LayerError {
     Truncated(#[from] Truncated),
 }
 
+/// What a layer's version byte makes of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LayerKind {
+    /// Version 1: the next hop is a router, or 0:0 at the exit.
+    Ordinary,
+    /// Version 2: a hop of a reply onion; the next hop is a router.
+    ReplyRelay,
+    /// Version 3: the last hop of a reply onion; the "next hop" is the owner's reply endpoint.
+    ReplyEndpoint,
+}
+
+impl LayerKind {
+    pub fn version(self) -> u8 {
+        match self {
+            LayerKind::Ordinary => LAYER_VERSION,
+            LayerKind::ReplyRelay => REPLY_RELAY_VERSION,
+            LayerKind::ReplyEndpoint => REPLY_ENDPOINT_VERSION,
+        }
+    }
+
+    pub fn from_version(v: u8) -> Option<LayerKind> {
+        match v {
+            LAYER_VERSION => Some(LayerKind::Ordinary),
+            REPLY_RELAY_VERSION => Some(LayerKind::ReplyRelay),
+            REPLY_ENDPOINT_VERSION => Some(LayerKind::ReplyEndpoint),
+            _ => None,
+        }
+    }
+
+    /// Versions 2 and 3.
+    pub fn is_reply(self) -> bool {
+        self != LayerKind::Ordinary
+    }
+}
+
 /// One onion layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer {
+    /// Ordinary or reply (the version byte).
+    pub kind: LayerKind,
     /// Backward function (crypting cells toward the onion proxy), key2.
     pub back_f: CipherCode,
     /// Forward function (crypting cells toward the exit), key3.
     pub forw_f: CipherCode,
-    /// Next router; 0.0.0.0:0 at the exit.
+    /// Next router; 0.0.0.0:0 at the exit; the reply endpoint in a reply endpoint layer.
     pub next_hop: SocketAddrV4,
     /// Seconds since the Unix epoch.
     pub expiration: u32,
@@ -63,7 +104,7 @@ impl Layer {
 
     pub fn to_bytes(&self) -> [u8; LAYER_LEN] {
         let mut out = [0u8; LAYER_LEN];
-        out[field::VERSION] = LAYER_VERSION;
+        out[field::VERSION] = self.kind.version();
         out[field::FUNCTIONS] = (self.back_f.code() << 4) | self.forw_f.code();
         out[field::PORT].copy_from_slice(&self.next_hop.port().to_be_bytes());
         out[field::IPV4].copy_from_slice(&self.next_hop.ip().octets());
@@ -79,9 +120,7 @@ impl Layer {
         if v & 0x80 != 0 {
             return Err(LayerError::ZeroBitSet(v));
         }
-        if v != LAYER_VERSION {
-            return Err(LayerError::BadVersion(v));
-        }
+        let kind = LayerKind::from_version(v).ok_or(LayerError::BadVersion(v))?;
         let f = r.u8()?;
         let back_f = CipherCode::from_code(f >> 4).ok_or(LayerError::UnknownFunction(f >> 4))?;
         let forw_f = CipherCode::from_code(f & 0x0f).ok_or(LayerError::UnknownFunction(f & 0x0f))?;
@@ -89,7 +128,7 @@ impl Layer {
         let ip = Ipv4Addr::from(r.array::<4>()?);
         let expiration = r.u32()?;
         let seed = r.array::<SEED_LEN>()?;
-        Ok(Layer { back_f, forw_f, next_hop: SocketAddrV4::new(ip, port), expiration, seed })
+        Ok(Layer { kind, back_f, forw_f, next_hop: SocketAddrV4::new(ip, port), expiration, seed })
     }
 }
 
@@ -101,6 +140,7 @@ mod tests {
     #[test]
     fn field_order_is_port_then_ip() {
         let l = Layer {
+            kind: LayerKind::Ordinary,
             back_f: CipherCode::Rc4,
             forw_f: CipherCode::DesOfb,
             next_hop: "127.0.0.1:9002".parse().unwrap(),
@@ -118,8 +158,14 @@ mod tests {
         let mut b = [0u8; LAYER_LEN];
         b[0] = 0x81;
         assert_eq!(Layer::parse(&b), Err(LayerError::ZeroBitSet(0x81)));
-        b[0] = 2;
-        assert_eq!(Layer::parse(&b), Err(LayerError::BadVersion(2)));
+        b[0] = 4;
+        assert_eq!(Layer::parse(&b), Err(LayerError::BadVersion(4)));
+        b[0] = 0;
+        assert_eq!(Layer::parse(&b), Err(LayerError::BadVersion(0)));
+        for (v, kind) in [(2, LayerKind::ReplyRelay), (3, LayerKind::ReplyEndpoint)] {
+            b[0] = v;
+            assert_eq!(Layer::parse(&b).unwrap().kind, kind);
+        }
         b[0] = 1;
         b[1] = 0x05;
         assert_eq!(Layer::parse(&b), Err(LayerError::UnknownFunction(5)));

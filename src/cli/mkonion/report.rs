@@ -3,11 +3,14 @@
 use std::time::Duration;
 
 use ork::onion::Peeled;
-use ork::wire::layer::LAYER_VERSION;
+use ork::reply::Tag;
+use ork::wire::layer::LayerKind;
 use serde::Serialize;
 
 /// Default `--max-onion-lifetime` of a router (protocol.md §5), for a warning only.
 const DEFAULT_MAX_LIFETIME_SECS: i64 = 3600;
+/// Default `--max-reply-lifetime` of a router (§15), for a warning only.
+const DEFAULT_MAX_REPLY_LIFETIME_SECS: i64 = 24 * 3600;
 
 /// One revealed layer.
 #[derive(Debug, Serialize)]
@@ -15,6 +18,8 @@ pub struct LayerReport {
     /// 1 for the outer layer.
     pub layer: usize,
     pub version: u8,
+    /// `ordinary`, `reply relay` or `reply endpoint`.
+    pub kind: &'static str,
     pub back_f: &'static str,
     pub back_f_code: u8,
     pub forw_f: &'static str,
@@ -22,6 +27,10 @@ pub struct LayerReport {
     /// `HOST:PORT` of the next router, `None` at the exit.
     pub next_hop: Option<String>,
     pub exit: bool,
+    /// The owner's reply endpoint (a reply endpoint layer only).
+    pub endpoint: Option<String>,
+    /// The tag hn sends the endpoint (a reply endpoint layer only).
+    pub tag: Option<String>,
     /// Seconds since the Unix epoch.
     pub expiration: u32,
     pub expiration_utc: String,
@@ -45,15 +54,23 @@ impl LayerReport {
     pub fn new(layer: usize, p: &Peeled, now: u64) -> LayerReport {
         let l = &p.layer;
         let seconds_left = i64::from(l.expiration) - i64::try_from(now).unwrap_or(i64::MAX);
+        let endpoint = (l.kind == LayerKind::ReplyEndpoint).then_some(l.next_hop);
         LayerReport {
             layer,
-            version: LAYER_VERSION,
+            version: l.kind.version(),
+            kind: match l.kind {
+                LayerKind::Ordinary => "ordinary",
+                LayerKind::ReplyRelay => "reply relay",
+                LayerKind::ReplyEndpoint => "reply endpoint",
+            },
             back_f: l.back_f.name(),
             back_f_code: l.back_f.code(),
             forw_f: l.forw_f.name(),
             forw_f_code: l.forw_f.code(),
-            next_hop: (!l.is_exit()).then(|| l.next_hop.to_string()),
+            next_hop: (!l.is_exit() && endpoint.is_none()).then(|| l.next_hop.to_string()),
             exit: l.is_exit(),
+            endpoint: endpoint.map(|e| e.to_string()),
+            tag: endpoint.map(|_| Tag::from_seed(&l.seed).to_hex()),
             expiration: l.expiration,
             expiration_utc: utc(l.expiration),
             seconds_left,
@@ -78,11 +95,16 @@ impl LayerReport {
 
     /// The layer as aligned `name value` lines under `heading`.
     pub fn text(&self, heading: &str) -> String {
-        let next = self.next_hop.clone().unwrap_or_else(|| "exit (0.0.0.0:0)".to_string());
+        let next = match (&self.next_hop, &self.endpoint) {
+            (Some(hop), _) => hop.clone(),
+            (None, Some(e)) => format!("reply endpoint {e}"),
+            (None, None) => "exit (0.0.0.0:0)".to_string(),
+        };
         let mut s = format!(
-            "{heading}\n  version      {}\n  BackF        {} ({})\n  ForwF        {} ({})\n  next hop     {}\n  \
+            "{heading}\n  version      {} ({})\n  BackF        {} ({})\n  ForwF        {} ({})\n  next hop     {}\n  \
              expiration   {} ({}), {}\n  key seed     {}\n  key1         {}\n  key2         {}\n  key3         {}\n",
             self.version,
+            self.kind,
             self.back_f,
             self.back_f_code,
             self.forw_f,
@@ -96,8 +118,14 @@ impl LayerReport {
             self.key2,
             self.key3,
         );
-        if self.seconds_left > DEFAULT_MAX_LIFETIME_SECS {
+        if let Some(tag) = &self.tag {
+            s.push_str(&format!("  tag          {tag}\n"));
+        }
+        if self.kind == "ordinary" && self.seconds_left > DEFAULT_MAX_LIFETIME_SECS {
             s.push_str("  note         expires more than 1h ahead: a router with the default --max-onion-lifetime refuses it\n");
+        }
+        if self.kind != "ordinary" && self.seconds_left > DEFAULT_MAX_REPLY_LIFETIME_SECS {
+            s.push_str("  note         expires more than 24h ahead: a router with the default --max-reply-lifetime refuses it\n");
         }
         if let Some(path) = &self.inner_onion {
             s.push_str(&format!("  inner onion  written to {path}\n"));
