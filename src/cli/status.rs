@@ -1,4 +1,4 @@
-//! `ork status`: print a router's status snapshot (its `--status-file`) for operators.
+//! `ork status`: print a router's or onion proxy's status snapshot (its `--status-file`).
 
 use std::path::PathBuf;
 
@@ -49,8 +49,8 @@ pub fn render(r: &StatusReport) -> String {
         out += &format!("\n  refused ({why}): {n}");
     }
     out += &format!(
-        "\nreplay cache {} entries; mixer queue {} cells; exits opened {}\n",
-        r.replay_cache, r.mixer_queue, r.stats.exits_opened
+        "\nreplay cache {} entries; mixer queue {} cells; exits opened {}; ACIs in use {} ({} awaiting DESTROY acknowledgement)\n",
+        r.replay_cache, r.mixer_queue, r.stats.exits_opened, r.aci_slots, r.awaiting_destroy_ack
     );
     out
 }
@@ -62,7 +62,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.json {
         return super::emit(text);
     }
-    let report: StatusReport =
-        serde_json::from_str(&text).with_context(|| format!("{}: not a router status file", args.file.display()))?;
+    if let Ok(op) = serde_json::from_str::<ork::client::OnionProxyStatus>(&text) {
+        return super::emit(format!(
+            "onion proxy: uplink {} ({}), {} application(s), {} connection(s), {} ACI(s) held, {} opened\n",
+            op.uplink,
+            if op.uplink_open { "up" } else { "down" },
+            op.applications,
+            op.connections,
+            op.acis_in_use,
+            op.opened
+        ));
+    }
+    let report: StatusReport = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a router or onion proxy status file", args.file.display()))?;
     super::emit(render(&report))
 }
