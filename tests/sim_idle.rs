@@ -173,3 +173,16 @@ fn every_exit_status_completes_the_destroy_handshake_on_both_sides() {
     tb.net.advance(Duration::from_millis(300), STEP);
     assert_eq!(tb.net.server_conns[c].received, vec![0]);
 }
+
+#[test]
+fn silent_connects_are_closed_after_the_10_s_handshake_deadline() {
+    let mut tb = testbed(3, full_mesh(3), 3, CipherCode::Rc4, Duration::ZERO);
+    let conns: Vec<usize> =
+        (0..3).map(|_| tb.net.client_connect(SocketAddr::V4(router_addr(1))).expect("listening")).collect();
+    tb.net.advance(Duration::from_secs(9), Duration::from_secs(1));
+    assert!(conns.iter().all(|&c| !tb.net.server_conns[c].eof), "open before 10 s");
+    tb.net.advance(Duration::from_secs(2), Duration::from_millis(250));
+    assert!(conns.iter().all(|&c| tb.net.server_conns[c].eof), "closed after 10 s");
+    let lost = tb.net.node::<Router>(tb.routers[1]).stats().links_lost.clone();
+    assert_eq!(lost.get(&LinkLoss::HandshakeTimeout), Some(&3), "{lost:?}");
+}

@@ -400,6 +400,8 @@ impl OnionProxy {
     }
 }
 
+#[cfg(test)]
+mod backpressure_tests;
 mod driven;
 mod status;
 
