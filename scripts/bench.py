@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+import bench_http
+
 CIPHERS = ["none", "des", "rc4", "aes", "chacha"]
 DEFAULT_CIPHER = "aes"  # the onion proxy's default (aes-128-ctr)
 MIB = 1 << 20
@@ -356,7 +358,10 @@ class Testbed:
                 "--state-dir", f"state-{tag}-r{i}", "--status-file", f"r{i}.status",
             ]
             if mix is not None:
-                argv += ["--mix-interval", mix]
+                interval, _, lone = mix.partition("/")
+                argv += ["--mix-interval", interval]
+                if lone:
+                    argv += ["--mix-lone-wait", lone]
             self.routers.append(self.spawn(f"{tag}-r{i}", argv))
 
         def linked():
@@ -454,7 +459,7 @@ def flood(ctx, router):
 
 def phase(ctx, mix, tag):
     args = ctx.args
-    res = {"mix": mix or "10ms (default)"}
+    res = {"mix": mix or "default (10ms, lone wait 1ms)"}
     log(f"== phase {tag}: mixing interval {res['mix']}")
     ctx.start_routers(mix, tag)
     try:
@@ -481,6 +486,8 @@ def phase(ctx, mix, tag):
 
         port, op = ctx.start_proxy(5, DEFAULT_CIPHER, tag)
         try:
+            if args.http > 0:
+                res["http"] = bench_http.http_phase(ctx, port, op.pid, cpu_seconds, log, connections=args.http)
             ttfb(ctx, port, 5)  # warm-up
             lat = ttfb(ctx, port, args.connections)
             dlat = ttfb(ctx, None, args.connections)
@@ -631,6 +638,7 @@ def table(results):
                 e0, e1 = (c["bytes"] / 1e6 / max(c["ork_cpu_s"], 1e-9) for c in (idl["bulk_before_cpu"], idl["bulk_during_cpu"]))
                 lines[-1] += f"; MB per ork CPU-second {e1:.0f} vs {e0:.0f} ({e1 / e0:.2f})"
             lines[-1] += ".\n"
+    lines.extend(bench_http.table_rows(results["phases"]))
     lines.append("## Targets\n")
     lines.append("| target | measured (mix 0) | met |")
     lines.append("|---|---|---|")
@@ -739,7 +747,7 @@ def run(args):
         ctx.keys()
         ctx.start_server()
         for mix in args.mix:
-            tag = "mix0" if mix == "0" else "mixdefault"
+            tag = "mixdefault" if mix == "default" else "mix" + re.sub(r"[^0-9a-z]", "_", mix)
             results["phases"].append(phase(ctx, None if mix == "default" else mix, tag))
             with open(os.path.join(out, "results.json"), "w") as f:
                 json.dump(results, f, indent=1)
@@ -762,7 +770,13 @@ def main():
     r.add_argument("--base-port", type=int, default=17001)
     r.add_argument("--hops", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     r.add_argument("--ciphers", nargs="+", default=CIPHERS)
-    r.add_argument("--mix", nargs="+", default=["0", "default"], help="'0', 'default' or a duration")
+    r.add_argument(
+        "--mix",
+        nargs="+",
+        default=["0", "default"],
+        help="'0', 'default', a mixing interval, or INTERVAL/LONE-WAIT (10ms/10ms: the fixed-interval mixer)",
+    )
+    r.add_argument("--http", type=int, default=50, help="fresh connections for curl via the HTTP proxy (0 to skip)")
     r.add_argument("--connections", type=int, default=300, help="connections for the latency figures")
     r.add_argument("--idle", type=int, default=10000, help="idle connections (0 to skip)")
     r.add_argument("--bulk-seconds", type=float, default=2.0)

@@ -306,3 +306,38 @@ fn partial_creates_are_bounded_over_all_links() {
     assert!(destroys(&real.cells(&net)).is_empty(), "a real onion is peeled once there is room");
     assert_eq!(net.node::<Router>(routers[0]).stats().onions_peeled, 1);
 }
+
+#[test]
+fn a_lone_connection_waits_only_for_company_and_a_mixed_batch_the_whole_interval() {
+    // Default timing: 10 ms batches, 1 ms wait for a second connection.
+    let (mut net, _) = routers_only(2, full_mesh(2), Duration::from_millis(10));
+    let mut client = RawClient::connect(&mut net, 0);
+    let mut engines = open_connections(&mut net, &mut client, 2);
+    net.log_wire = true;
+    let r1_to_r2 = |net: &mut ork::sim::SimNet| -> Vec<usize> {
+        let sent = net
+            .wire_log
+            .iter()
+            .filter(|(e, _)| matches!(e, ork::sim::End::Node(0, _)))
+            .map(|(_, d)| d.len() / ork::wire::CELL_LEN)
+            .collect();
+        net.wire_log.clear();
+        sent
+    };
+    net.wire_log.clear();
+    // One connection's cells alone: they leave after the 1 ms wait, not the 10 ms interval.
+    send_data(&mut net, &mut client, &mut engines[0], 1, b"alone");
+    send_data(&mut net, &mut client, &mut engines[0], 1, b"alone again");
+    net.run();
+    assert!(r1_to_r2(&mut net).is_empty(), "nothing leaves before the wait for company ends");
+    net.advance(Duration::from_millis(1), Duration::from_millis(1));
+    assert_eq!(r1_to_r2(&mut net), vec![2], "a lone connection's batch left after 1 ms");
+    // Two connections in the batch: held the whole interval, then one mixed batch.
+    send_data(&mut net, &mut client, &mut engines[0], 1, b"first");
+    send_data(&mut net, &mut client, &mut engines[1], 2, b"second");
+    net.run();
+    net.advance(Duration::from_millis(9), Duration::from_millis(1));
+    assert!(r1_to_r2(&mut net).is_empty(), "a batch of two connections is held the whole interval");
+    net.advance(Duration::from_millis(1), Duration::from_millis(1));
+    assert_eq!(r1_to_r2(&mut net), vec![2], "then leaves as one batch");
+}

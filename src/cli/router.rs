@@ -13,6 +13,7 @@ use ork::config::neighbors::parse_neighbors;
 use ork::config::policy::Policy;
 use ork::crypto::rsa_block::load_private_key;
 use ork::net::{Reactor, ReactorConfig};
+use ork::router::mixer::BatchTiming;
 use ork::router::{ReplayCache, Router, RouterConfig, Timeouts};
 
 use super::args::{parse_duration, parse_listen, Listen};
@@ -42,6 +43,11 @@ pub struct Args {
     /// Mixing interval: cells arriving within it leave as one shuffled batch (0 = per wake-up).
     #[arg(long, value_name = "DURATION", default_value = "10ms", value_parser = parse_duration)]
     pub mix_interval: Duration,
+    /// How long a batch holding cells of one connection only waits for a second connection's
+    /// cells before it leaves (capped by --mix-interval; equal to it gives the paper's
+    /// fixed-interval mixer).
+    #[arg(long, value_name = "DURATION", default_value = "1ms", value_parser = parse_duration)]
+    pub mix_lone_wait: Duration,
     /// PADDING cells per second injected on each link.
     #[arg(long, value_name = "CELLS/S", default_value_t = 0.0)]
     pub padding_rate: f64,
@@ -112,7 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         identity,
         key: Arc::new(key),
         neighbors,
-        mix_interval: args.mix_interval,
+        mixing: BatchTiming { interval: args.mix_interval, lone_wait: args.mix_lone_wait },
         padding_rate: args.padding_rate,
         max_onion_lifetime: args.max_onion_lifetime,
         exit_policy,

@@ -22,6 +22,8 @@ use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use crate::router::mixer::BatchTiming;
+
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -111,7 +113,10 @@ pub fn router_cells(data: &[u8]) {
             key: keys[1].to_public_key(),
             key_path: "vector-key-1.pub".into(),
         }],
-        mix_interval: Duration::from_millis(u64::from(flags % 4) * 10),
+        mixing: BatchTiming {
+            interval: Duration::from_millis(u64::from(flags % 4) * 10),
+            lone_wait: Duration::from_millis(if flags & 64 != 0 { 1 } else { 30 }),
+        },
         padding_rate: if flags & 4 != 0 { 20.0 } else { 0.0 },
         max_onion_lifetime: Duration::from_secs(3600),
         exit_policy: if flags & 8 != 0 { Policy::accept_all() } else { Policy::default_exit() },

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::config::neighbors::Neighbor;
 use crate::config::policy::Policy;
 use crate::crypto::RsaPrivateKey;
+use crate::router::mixer::BatchTiming;
 
 /// Everything a router core needs to know at start.
 pub struct RouterConfig {
@@ -14,8 +15,9 @@ pub struct RouterConfig {
     pub identity: SocketAddrV4,
     pub key: Arc<RsaPrivateKey>,
     pub neighbors: Vec<Neighbor>,
-    /// Mixing interval; zero means one batch per event-loop wake-up.
-    pub mix_interval: Duration,
+    /// When mixer batches leave: the mixing interval (zero means one batch per event-loop
+    /// wake-up) and how long one connection's cells wait for company.
+    pub mixing: BatchTiming,
     /// PADDING cells per second per link (0 = none).
     pub padding_rate: f64,
     /// Onions may expire at most this far ahead.

@@ -81,6 +81,8 @@ pub struct Router {
     pub(super) resolving: HashMap<u64, CircId>,
     pub(super) mixer: Mixer<(SockId, Aci), Cell>,
     pub(super) mix_due: Option<Instant>,
+    /// When the current batch's first cell arrived.
+    pub(super) mix_first: Option<Instant>,
     pub(super) mix_out: Vec<((SockId, Aci), Cell)>,
     pub(super) replay: ReplayCache,
     pub(super) flow: Flow,
@@ -121,6 +123,7 @@ impl Router {
             resolving: HashMap::new(),
             mixer: Mixer::new(),
             mix_due: None,
+            mix_first: None,
             mix_out: Vec::new(),
             replay,
             flow: Flow::default(),
@@ -205,9 +208,8 @@ impl Router {
     /// Queue a cell for the next mixer batch.
     pub(super) fn queue_cell(&mut self, now: Now, link: SockId, cell: Cell) {
         self.mixer.push((link, cell.aci), cell);
-        if self.mix_due.is_none() {
-            self.mix_due = Some(now.mono + self.cfg.mix_interval);
-        }
+        let first = *self.mix_first.get_or_insert(now.mono);
+        self.mix_due = Some(self.cfg.mixing.due(first, self.mixer.connections()));
         if self.mixer.len() >= MIXER_CAP {
             self.flush_mixer(now);
         }
@@ -216,6 +218,7 @@ impl Router {
     /// Send the batch in a CSPRNG-chosen interleaving that keeps each connection's order.
     pub(super) fn flush_mixer(&mut self, now: Now) {
         self.mix_due = None;
+        self.mix_first = None;
         if self.mixer.is_empty() {
             return;
         }
@@ -247,10 +250,11 @@ impl Router {
     fn start(&mut self, now: Now) {
         self.started = true;
         info!(
-            "router {} up: {} neighbour(s), mix interval {:?}, padding {}/s",
+            "router {} up: {} neighbour(s), mix interval {:?} (lone wait {:?}), padding {}/s",
             self.cfg.identity,
             self.neighbors.len(),
-            self.cfg.mix_interval,
+            self.cfg.mixing.interval,
+            self.cfg.mixing.lone_wait,
             self.cfg.padding_rate
         );
         self.start_links(now);

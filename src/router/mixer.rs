@@ -4,9 +4,54 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
+use std::time::{Duration, Instant};
 
 use rand::seq::SliceRandom;
 use rand::{CryptoRng, RngCore};
+
+/// When a batch leaves (docs/anonymity.md, "When a batch leaves").
+///
+/// A batch's clock starts with its first cell. While every cell in it belongs to one connection
+/// there is nothing to interleave it with, so it waits only `lone_wait` for company; as soon as a
+/// second connection has a cell in it, it is held for the whole `interval` from the first cell,
+/// as a fixed-interval mixer would hold it. Under load batches almost always hold several
+/// connections and leave exactly as before; a lone connection on a quiet router is no longer
+/// delayed a full interval at every hop for no mixing at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchTiming {
+    /// How long a batch with cells of two or more connections is held (0 = one batch per wake-up).
+    pub interval: Duration,
+    /// How long a batch of one connection's cells waits for a second connection (capped by
+    /// `interval`).
+    pub lone_wait: Duration,
+}
+
+impl BatchTiming {
+    /// The default: 10 ms batches, 1 ms wait for company.
+    pub const DEFAULT: BatchTiming =
+        BatchTiming { interval: Duration::from_millis(10), lone_wait: Duration::from_millis(1) };
+
+    /// A fixed-interval mixer: every batch is held the whole interval (the paper's design).
+    pub fn fixed(interval: Duration) -> BatchTiming {
+        BatchTiming { interval, lone_wait: interval }
+    }
+
+    /// When a batch whose first cell arrived at `first` and which holds cells of `connections`
+    /// connections is due.
+    pub fn due(&self, first: Instant, connections: usize) -> Instant {
+        if connections >= 2 {
+            first + self.interval
+        } else {
+            first + self.lone_wait.min(self.interval)
+        }
+    }
+}
+
+impl Default for BatchTiming {
+    fn default() -> Self {
+        BatchTiming::DEFAULT
+    }
+}
 
 /// Items queued per key (a connection, or a link and ACI), emitted in mixed batches.
 ///
@@ -103,6 +148,11 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Keys (connections) with items in the current batch.
+    pub fn connections(&self) -> usize {
+        self.keys.len()
     }
 
     /// Items queued for `key`.
@@ -205,6 +255,35 @@ mod tests {
         }
         assert_eq!(counts.len(), 3, "{counts:?}");
         assert!(counts.values().all(|&c| (850..1150).contains(&c)), "{counts:?}");
+    }
+
+    #[test]
+    fn a_lone_connection_waits_only_for_company() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let timing = BatchTiming { interval: ms(10), lone_wait: ms(1) };
+        assert_eq!(timing.due(t0, 1), t0 + ms(1));
+        assert_eq!(timing.due(t0, 2), t0 + ms(10));
+        assert_eq!(timing.due(t0, 30), t0 + ms(10));
+        // The wait for company never exceeds the interval; a fixed mixer holds every batch.
+        assert_eq!(BatchTiming { interval: ms(2), lone_wait: ms(5) }.due(t0, 1), t0 + ms(2));
+        assert_eq!(BatchTiming::fixed(ms(10)).due(t0, 1), t0 + ms(10));
+        assert_eq!(BatchTiming::fixed(Duration::ZERO).due(t0, 3), t0);
+    }
+
+    #[test]
+    fn counts_the_connections_of_a_batch() {
+        let mut rng = ChaCha20Rng::seed_from_u64(14);
+        let mut mixer = Mixer::new();
+        assert_eq!(mixer.connections(), 0);
+        mixer.push('a', 1);
+        mixer.push('a', 2);
+        assert_eq!(mixer.connections(), 1);
+        mixer.push('b', 3);
+        assert_eq!(mixer.connections(), 2);
+        let mut out = Vec::new();
+        mixer.drain(&mut rng, &mut out);
+        assert_eq!(mixer.connections(), 0);
     }
 
     #[test]

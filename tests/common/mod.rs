@@ -12,6 +12,7 @@ use ork::config::neighbors::Neighbor;
 use ork::config::network::{Network, RouterEntry};
 use ork::config::policy::Policy;
 use ork::crypto::{rsa_block, CipherCode, RsaPrivateKey};
+use ork::router::mixer::BatchTiming;
 use ork::router::replay::ReplayCache;
 use ork::router::{Router, RouterConfig, Timeouts};
 use ork::sim::SimNet;
@@ -57,7 +58,7 @@ pub fn router(i: usize, links: &[(usize, usize)], mix: Duration, seed: u64) -> R
 
 pub fn router_with_jitter(i: usize, links: &[(usize, usize)], mix: Duration, seed: u64, jitter: Duration) -> Router {
     router_custom(i, links, seed, |c| {
-        c.mix_interval = mix;
+        c.mixing.interval = mix;
         c.destroy_jitter = jitter;
     })
 }
@@ -82,7 +83,7 @@ pub fn router_custom(i: usize, links: &[(usize, usize)], seed: u64, adjust: impl
         identity: router_addr(i),
         key: Arc::new(keys()[i].clone()),
         neighbors,
-        mix_interval: mix,
+        mixing: BatchTiming { interval: mix, lone_wait: BatchTiming::DEFAULT.lone_wait },
         padding_rate: 0.0,
         max_onion_lifetime: Duration::from_secs(3600),
         exit_policy: Policy::accept_all(),
