@@ -293,7 +293,7 @@ impl SimNet {
                 changes.push((end, n));
             }
         }
-        for (&end, _) in &self.reported {
+        for &end in self.reported.keys() {
             if !now_pending.contains_key(&end) {
                 changes.push((end, 0));
             }
