@@ -33,25 +33,51 @@ impl SockIds {
 }
 
 /// The time, as the driver sees it: a monotonic instant for timers and the wall clock (Unix
-/// seconds) for onion expirations.
+/// seconds, plus the nanoseconds of the current second) for onion expirations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Now {
     pub mono: Instant,
     pub unix: u64,
+    /// Nanoseconds past `unix` (below 10^9): [`Now::after`] carries sub-second steps over.
+    pub unix_nanos: u32,
 }
 
 impl Now {
-    /// The real time.
-    pub fn system() -> Now {
-        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        Now { mono: Instant::now(), unix }
+    /// A time from its monotonic instant and whole Unix seconds.
+    pub fn new(mono: Instant, unix: u64) -> Now {
+        Now { mono, unix, unix_nanos: 0 }
     }
 
-    /// This time advanced by `d` (for simulations).
+    /// The real time.
+    pub fn system() -> Now {
+        let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Now { mono: Instant::now(), unix: wall.as_secs(), unix_nanos: wall.subsec_nanos() }
+    }
+
+    /// This time advanced by `d` (for simulations): the wall clock moves by exactly `d` too, so
+    /// a hundred 10 ms steps advance it by one second.
     pub fn after(self, d: Duration) -> Now {
-        let unix_base = self.unix;
-        let mono = self.mono + d;
-        Now { mono, unix: unix_base + d.as_secs() }
+        let nanos = u64::from(self.unix_nanos) + u64::from(d.subsec_nanos());
+        Now {
+            mono: self.mono + d,
+            unix: self.unix + d.as_secs() + nanos / 1_000_000_000,
+            unix_nanos: (nanos % 1_000_000_000) as u32,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_carries_sub_second_steps_into_the_wall_clock() {
+        let mut now = Now::new(Instant::now(), 1_000);
+        for _ in 0..250 {
+            now = now.after(Duration::from_millis(10));
+        }
+        assert_eq!((now.unix, now.unix_nanos), (1_002, 500_000_000));
+        assert_eq!(now.after(Duration::from_millis(1_700)).unix, 1_004);
     }
 }
 

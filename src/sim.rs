@@ -1,12 +1,17 @@
 //! An in-memory network with virtual time for testing sans-IO cores together: N routers, onion
 //! proxies and funnels exchange bytes through simulated TCP pipes, and simulated destination
 //! servers (echo, sink) stand in for the outside world. Deterministic for a seeded CSPRNG.
+//!
+//! Pipes can have a latency ([`SimNet::latency`]); a core's `PauseRead` holds the bytes for that
+//! socket until `ResumeRead`, and everything held or in flight counts as its sender's unwritten
+//! write buffer, reported through `write_buffered` as the reactor would. [`SimNet::mute`] drops
+//! everything a node sends from then on (a peer that stopped sending, PADDING included).
 
 use std::any::Any;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::event::{Action, Core, Now, SockId};
 
@@ -26,7 +31,7 @@ impl<T: Core + Any> SimCore for T {
 }
 
 /// One end of a simulated TCP connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum End {
     Node(usize, SockId),
     /// A connection to a simulated server, by index.
@@ -58,15 +63,32 @@ enum Event {
     Reset,
 }
 
+/// Something on its way to `to`, due at `due`, sent by `from` (a node socket, for its write
+/// buffer).
+struct InFlight {
+    due: Instant,
+    to: End,
+    from: Option<End>,
+    ev: Event,
+}
+
 /// The simulated network.
 pub struct SimNet {
     pub now: Now,
+    /// One-way delay of every pipe (zero by default).
+    pub latency: Duration,
     nodes: Vec<Box<dyn SimCore>>,
     listeners: HashMap<SocketAddr, (usize, usize)>,
     servers: HashMap<SocketAddr, ServerKind>,
     pub server_conns: Vec<ServerConn>,
     pipes: HashMap<End, End>,
-    queue: VecDeque<(End, Event)>,
+    queue: VecDeque<InFlight>,
+    /// Node sockets that asked not to be read (`PauseRead`).
+    paused: HashSet<End>,
+    /// Unwritten bytes last reported per sending node socket.
+    reported: BTreeMap<End, usize>,
+    /// Nodes whose sends are dropped.
+    muted: HashSet<usize>,
     /// Every byte sent on a node socket (sender, receiver, bytes), for tests that inspect the
     /// wire as an observer of the links would.
     pub wire_log: Vec<(End, Vec<u8>)>,
@@ -85,15 +107,19 @@ impl Default for SimNet {
 
 impl SimNet {
     pub fn new() -> SimNet {
-        let now = Now { mono: std::time::Instant::now(), unix: 1_900_000_000 };
+        let now = Now::new(Instant::now(), 1_900_000_000);
         SimNet {
             now,
+            latency: Duration::ZERO,
             nodes: Vec::new(),
             listeners: HashMap::new(),
             servers: HashMap::new(),
             server_conns: Vec::new(),
             pipes: HashMap::new(),
             queue: VecDeque::new(),
+            paused: HashSet::new(),
+            reported: BTreeMap::new(),
+            muted: HashSet::new(),
             wire_log: Vec::new(),
             wire_peers: Vec::new(),
             log_wire: false,
@@ -111,6 +137,27 @@ impl SimNet {
         self.nodes.push(Box::new(core));
         self.down.push(false);
         idx
+    }
+
+    /// From now on, drop everything node `idx` sends (it stays up and keeps receiving).
+    pub fn mute(&mut self, idx: usize) {
+        self.muted.insert(idx);
+    }
+
+    /// Bytes held for node `idx`'s socket `sock` because it paused reading.
+    pub fn held_for(&self, idx: usize, sock: SockId) -> usize {
+        let to = End::Node(idx, sock);
+        self.queue.iter().filter(|f| f.to == to).map(|f| if let Event::Data(d) = &f.ev { d.len() } else { 0 }).sum()
+    }
+
+    /// Whether node `idx` has paused reading socket `sock`.
+    pub fn is_paused(&self, idx: usize, sock: SockId) -> bool {
+        self.paused.contains(&End::Node(idx, sock))
+    }
+
+    fn send_event(&mut self, to: End, from: Option<End>, ev: Event) {
+        let due = self.now.mono + self.latency;
+        self.queue.push_back(InFlight { due, to, from, ev });
     }
 
     pub fn add_server(&mut self, addr: SocketAddr, kind: ServerKind) {
@@ -133,7 +180,7 @@ impl SimNet {
         for e in ends {
             if let Some(peer) = self.pipes.remove(&e) {
                 self.pipes.remove(&peer);
-                self.queue.push_back((peer, Event::Reset));
+                self.send_event(peer, None, Event::Reset);
             }
         }
     }
@@ -164,14 +211,14 @@ impl SimNet {
     /// Send bytes from a simulated server (or test client) connection.
     pub fn server_send(&mut self, conn: usize, data: &[u8]) {
         if let Some(peer) = self.server_conns[conn].peer {
-            self.queue.push_back((peer, Event::Data(data.to_vec())));
+            self.send_event(peer, None, Event::Data(data.to_vec()));
         }
     }
 
     /// Half-close a simulated connection.
     pub fn server_shutdown(&mut self, conn: usize) {
         if let Some(peer) = self.server_conns[conn].peer {
-            self.queue.push_back((peer, Event::Eof));
+            self.send_event(peer, None, Event::Eof);
         }
     }
 
@@ -180,7 +227,7 @@ impl SimNet {
         if let Some(peer) = self.server_conns[conn].peer.take() {
             self.pipes.remove(&peer);
             self.pipes.remove(&End::Server(conn));
-            self.queue.push_back((peer, Event::Reset));
+            self.send_event(peer, None, Event::Reset);
         }
     }
 
@@ -209,12 +256,56 @@ impl SimNet {
                 self.apply(i, a);
             }
         }
-        let batch: Vec<_> = self.queue.drain(..).collect();
-        moved |= !batch.is_empty();
-        for (to, ev) in batch {
-            self.deliver(to, ev);
+        // Deliver what is due, in order, except to paused sockets (their bytes wait, and so
+        // does everything behind them on the same pipe).
+        let mut held: HashSet<End> = HashSet::new();
+        let mut keep = VecDeque::new();
+        let mut batch = Vec::new();
+        for f in self.queue.drain(..) {
+            if f.due > self.now.mono || self.paused.contains(&f.to) || held.contains(&f.to) {
+                held.insert(f.to);
+                keep.push_back(f);
+            } else {
+                batch.push(f);
+            }
         }
+        self.queue = keep;
+        moved |= !batch.is_empty();
+        for f in batch {
+            self.deliver(f.to, f.ev);
+        }
+        self.report_buffers();
         moved
+    }
+
+    /// Tell each sending node socket how many of its bytes are still held or in flight, when
+    /// that changed (the reactor's `write_buffered`).
+    fn report_buffers(&mut self) {
+        let mut now_pending: BTreeMap<End, usize> = BTreeMap::new();
+        for f in &self.queue {
+            if let (Some(from), Event::Data(d)) = (f.from, &f.ev) {
+                *now_pending.entry(from).or_default() += d.len();
+            }
+        }
+        let mut changes = Vec::new();
+        for (&end, &n) in &now_pending {
+            if self.reported.get(&end) != Some(&n) {
+                changes.push((end, n));
+            }
+        }
+        for &end in self.reported.keys() {
+            if !now_pending.contains_key(&end) {
+                changes.push((end, 0));
+            }
+        }
+        self.reported = now_pending;
+        for (end, n) in changes {
+            if let End::Node(i, sock) = end {
+                if !self.down[i] {
+                    self.nodes[i].write_buffered(self.now, sock, n);
+                }
+            }
+        }
     }
 
     /// Advance virtual time by `d` in steps of at most `step`, running in between.
@@ -253,7 +344,7 @@ impl SimNet {
                         conn.received.extend_from_slice(&d);
                         if kind == Some(ServerKind::Echo) {
                             if let Some(p) = conn.peer {
-                                self.queue.push_back((p, Event::Data(d)));
+                                self.send_event(p, None, Event::Data(d));
                             }
                         }
                     }
@@ -261,7 +352,7 @@ impl SimNet {
                         conn.eof = true;
                         if kind == Some(ServerKind::Echo) {
                             if let Some(p) = conn.peer {
-                                self.queue.push_back((p, Event::Eof));
+                                self.send_event(p, None, Event::Eof);
                             }
                         }
                     }
@@ -278,13 +369,16 @@ impl SimNet {
         let now = self.now;
         match action {
             Action::Send { sock, data } => {
+                if self.muted.contains(&n) {
+                    return;
+                }
                 if self.log_wire {
                     self.wire_log.push((End::Node(n, sock), data.clone()));
                     self.wire_peers
                         .push(self.pipes.get(&End::Node(n, sock)).copied().unwrap_or(End::Server(usize::MAX)));
                 }
-                if let Some(peer) = self.pipes.get(&End::Node(n, sock)) {
-                    self.queue.push_back((*peer, Event::Data(data)));
+                if let Some(&peer) = self.pipes.get(&End::Node(n, sock)) {
+                    self.send_event(peer, Some(End::Node(n, sock)), Event::Data(data));
                 }
             }
             Action::Connect { sock, addr, .. } => {
@@ -310,14 +404,14 @@ impl SimNet {
                 }
             }
             Action::ShutdownWrite { sock } => {
-                if let Some(peer) = self.pipes.get(&End::Node(n, sock)) {
-                    self.queue.push_back((*peer, Event::Eof));
+                if let Some(&peer) = self.pipes.get(&End::Node(n, sock)) {
+                    self.send_event(peer, None, Event::Eof);
                 }
             }
             Action::Close { sock } => {
                 if let Some(peer) = self.pipes.remove(&End::Node(n, sock)) {
                     self.pipes.remove(&peer);
-                    self.queue.push_back((peer, Event::Eof));
+                    self.send_event(peer, None, Event::Eof);
                     if let End::Server(c) = peer {
                         self.server_conns[c].peer = None;
                     }
@@ -326,10 +420,16 @@ impl SimNet {
             Action::Abort { sock } => {
                 if let Some(peer) = self.pipes.remove(&End::Node(n, sock)) {
                     self.pipes.remove(&peer);
-                    self.queue.push_back((peer, Event::Reset));
+                    self.send_event(peer, None, Event::Reset);
                 }
             }
-            Action::PauseRead { .. } | Action::ResumeRead { .. } | Action::KeyLog { .. } => {}
+            Action::PauseRead { sock } => {
+                self.paused.insert(End::Node(n, sock));
+            }
+            Action::ResumeRead { sock } => {
+                self.paused.remove(&End::Node(n, sock));
+            }
+            Action::KeyLog { .. } => {}
             Action::Resolve { request, host, port } => {
                 let r = if host == "localhost" {
                     Ok(vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)])

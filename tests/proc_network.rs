@@ -296,6 +296,8 @@ fn status_file_shows_links_and_counters_but_no_connection_maps() {
     let mut keys: Vec<&str> = v.as_object().expect("object").keys().map(|k| k.as_str()).collect();
     keys.sort_unstable();
     let want = [
+        "aci_slots",
+        "awaiting_destroy_ack",
         "connections",
         "identity",
         "links",

@@ -6,7 +6,7 @@ use ork::proxy::driver::ProxyCore;
 use ork::proxy::{HttpConfig, HttpSession};
 
 use super::allow_from::AllowFrom;
-use super::args::{parse_host_port, parse_listen, HostPort, Listen};
+use super::args::{parse_duration, parse_host_port, parse_listen, HostPort, Listen};
 use super::ConfigError;
 
 /// Run the HTTP proxy (protocol 2; CONNECT tunnels as protocol 4).
@@ -27,11 +27,14 @@ pub struct Args {
     /// Pass identifying headers (Cookie, Referer, User-Agent, ...) through unchanged.
     #[arg(long)]
     pub no_filter: bool,
+    /// Close a keep-alive client that sends no new request for this long.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: std::time::Duration,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let op = args.onion_proxy.resolve_v4().map_err(ConfigError::msg)?;
-    let config = HttpConfig { filter: !args.no_filter };
+    let config = HttpConfig { filter: !args.no_filter, idle_timeout: args.idle_timeout };
     if args.no_filter {
         log::warn!("--no-filter: identifying headers (Cookie, Referer, User-Agent, ...) pass through");
     }

@@ -65,6 +65,10 @@ pub struct Args {
     /// Networks application proxies may connect from (CIDR; repeat for more).
     #[arg(long, value_name = "CIDR", default_values = ["127.0.0.0/8", "::1/128"], value_parser = parse_cidr)]
     pub allow_from: Vec<(IpAddr, u8)>,
+    /// Write a status snapshot (JSON: uplink, connections, ACIs held) to this file every
+    /// second, for `ork status`.
+    #[arg(long, value_name = "FILE")]
+    pub status_file: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -113,12 +117,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     log::info!("onion proxy listening on {bind}");
     let core = OnionProxy::new(cfg, Now::system());
+    let reactor_cfg = ReactorConfig { status_file: args.status_file.clone(), ..ReactorConfig::default() };
     match directory {
         Some((keeper, store)) => {
             let core = ork::directory::client::Directed::new(core, keeper, Now::system(), store);
-            Reactor::new(core, vec![listener], ReactorConfig::default())?.run()?
+            Reactor::new(core, vec![listener], reactor_cfg)?.run()?
         }
-        None => Reactor::new(core, vec![listener], ReactorConfig::default())?.run()?,
+        None => Reactor::new(core, vec![listener], reactor_cfg)?.run()?,
     }
     Ok(())
 }

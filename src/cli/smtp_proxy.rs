@@ -6,7 +6,7 @@ use ork::proxy::driver::ProxyCore;
 use ork::proxy::{SmtpConfig, SmtpSession};
 
 use super::allow_from::AllowFrom;
-use super::args::{parse_host_port, parse_listen, HostPort, Listen};
+use super::args::{parse_duration, parse_host_port, parse_listen, HostPort, Listen};
 use super::ConfigError;
 
 /// Run the SMTP proxy (protocol 3): mail to `user%host@proxy` goes anonymously to `user@host`.
@@ -36,6 +36,9 @@ pub struct Args {
     /// Pass MAIL FROM and all headers through unchanged.
     #[arg(long)]
     pub no_filter: bool,
+    /// Close a session with no command (or server reply) for this long (RFC 5321: 5 minutes).
+    #[arg(long, value_name = "DURATION", default_value = "5min", value_parser = parse_duration)]
+    pub idle_timeout: std::time::Duration,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -49,6 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     config.port = args.smtp_port;
     config.filter = !args.no_filter;
     config.keep_headers = args.keep_headers;
+    config.idle_timeout = args.idle_timeout;
     let core =
         ProxyCore::new("smtp-proxy", op.into(), move || SmtpSession::new(config.clone())).allow_from(args.allow.list());
     serve(&args.listen, core, "smtp-proxy")

@@ -1,4 +1,4 @@
-//! `ork status`: print a router's status snapshot (its `--status-file`) for operators.
+//! `ork status`: print a router's or onion proxy's status snapshot (its `--status-file`).
 
 use std::path::PathBuf;
 
@@ -52,8 +52,8 @@ pub fn render(r: &StatusReport) -> String {
         out += &format!("\n  refused ({why}): {n}");
     }
     out += &format!(
-        "\nreplay cache {} entries; mixer queue {} cells; exits opened {}\n",
-        r.replay_cache, r.mixer_queue, r.stats.exits_opened
+        "\nreplay cache {} entries; mixer queue {} cells; exits opened {}; ACIs in use {} ({} awaiting DESTROY acknowledgement)\n",
+        r.replay_cache, r.mixer_queue, r.stats.exits_opened, r.aci_slots, r.awaiting_destroy_ack
     );
     out
 }
@@ -70,14 +70,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", args.file.display())).config(),
     };
-    let not_status = || format!("{}: not a router status file", args.file.display());
+    let not_status = || format!("{}: not a router or onion proxy status file", args.file.display());
     let value: serde_json::Value = serde_json::from_str(&text).with_context(not_status).config()?;
-    let report: StatusReport = serde_json::from_value(value.clone()).with_context(not_status).config()?;
+    let body = if let Ok(op) = serde_json::from_value::<ork::client::OnionProxyStatus>(value.clone()) {
+        format!(
+            "onion proxy: uplink {} ({}), {} application(s), {} connection(s), {} ACI(s) held, {} opened\n",
+            op.uplink,
+            if op.uplink_open { "up" } else { "down" },
+            op.applications,
+            op.connections,
+            op.acis_in_use,
+            op.opened
+        )
+    } else {
+        let report: StatusReport = serde_json::from_value(value.clone()).with_context(not_status).config()?;
+        render(&report)
+    };
     let freshness = Freshness::of(&value, ork::event::Now::system().unix);
     if args.json {
         super::emit(text)?;
     } else {
-        super::emit(format!("{}\n{}", freshness.line(), render(&report)))?;
+        super::emit(format!("{}\n{}", freshness.line(), body))?;
     }
     match freshness {
         Freshness::Live { .. } => Ok(()),

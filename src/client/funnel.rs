@@ -1,43 +1,23 @@
 //! The stand-alone entry funnel (protocol.md §8, paper §2 customer–ISP): accepts onion proxies as
 //! anonymous clients, multiplexes their connections over one anonymous uplink to its router and
-//! translates ACIs both ways. It peels nothing and sees no keys beyond its own links.
+//! translates ACIs both ways. It peels nothing and sees no keys beyond its own links. Every
+//! link, to its clients and to its router, is a [`LinkEnd`] with PADDING, liveness and the
+//! DESTROY handshake of [`crate::link`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{info, warn};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::uplink::{Uplink, UplinkEvent};
 use crate::crypto::{RsaPrivateKey, RsaPublicKey};
 use crate::event::{Action, Core, ListenerIdx, Now, SockId, SockIds};
-use crate::link::{Handshake, LinkCodec, Listener, PeerIdentity};
-use crate::router::aci::{AciAllocator, Half};
+use crate::link::{DestroyIn, LinkEnd, LinkLoss, Listener, PeerIdentity, TimeoutLog, Upkeep, Uplink, UplinkEvent};
 use crate::wire::{Aci, Cell, Command};
-
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-enum ClientState {
-    Keying { hs: Box<Handshake>, inbuf: Vec<u8>, since: Instant },
-    Open { codec: Box<LinkCodec> },
-}
-
-struct Client {
-    state: ClientState,
-    out: Vec<u8>,
-    peer: SocketAddr,
-}
-
-/// A side's DESTROY state, as at a router (protocol.md §6).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Live,
-    AwaitingAck,
-}
 
 /// The funnel core.
 pub struct Funnel {
@@ -46,25 +26,38 @@ pub struct Funnel {
     ids: SockIds,
     actions: VecDeque<Action>,
     uplink: Uplink,
-    up_aci: AciAllocator,
-    clients: HashMap<SockId, Client>,
-    /// (client link, client ACI) → uplink ACI, and back.
-    down_to_up: HashMap<(SockId, Aci), (Aci, Side)>,
-    up_to_down: HashMap<Aci, ((SockId, Aci), Side)>,
+    clients: BTreeMap<SockId, LinkEnd>,
+    /// (client link, client ACI) → uplink ACI, and back, for live connections only; DESTROY
+    /// handshakes in progress are the link ends' business.
+    down_to_up: BTreeMap<(SockId, Aci), Aci>,
+    up_to_down: BTreeMap<Aci, (SockId, Aci)>,
+    timeouts: TimeoutLog,
 }
 
 impl Funnel {
+    /// A funnel with an OS-seeded CSPRNG.
     pub fn new(key: Arc<RsaPrivateKey>, router: SocketAddr, router_key: RsaPublicKey, now: Now) -> Funnel {
+        Funnel::with_rng(key, router, router_key, now, StdRng::from_entropy())
+    }
+
+    /// A funnel with a given CSPRNG (seeded in tests for reproducibility).
+    pub fn with_rng(
+        key: Arc<RsaPrivateKey>,
+        router: SocketAddr,
+        router_key: RsaPublicKey,
+        now: Now,
+        rng: StdRng,
+    ) -> Funnel {
         Funnel {
             key,
-            rng: StdRng::from_entropy(),
+            rng,
             ids: SockIds::default(),
             actions: VecDeque::new(),
             uplink: Uplink::new(router, router_key, now),
-            up_aci: AciAllocator::new(Half::Low),
-            clients: HashMap::new(),
-            down_to_up: HashMap::new(),
-            up_to_down: HashMap::new(),
+            clients: BTreeMap::new(),
+            down_to_up: BTreeMap::new(),
+            up_to_down: BTreeMap::new(),
+            timeouts: TimeoutLog::default(),
         }
     }
 
@@ -73,49 +66,60 @@ impl Funnel {
         self.up_to_down.len()
     }
 
-    fn send_down(&mut self, sock: SockId, cell: &Cell) {
-        if let Some(Client { state: ClientState::Open { codec }, out, .. }) = self.clients.get_mut(&sock) {
-            codec.encode(cell, out);
+    /// Whether the uplink to the router is keyed.
+    pub fn uplink_open(&self) -> bool {
+        self.uplink.is_open()
+    }
+
+    /// ACIs the funnel holds on its uplink (connections and unfinished DESTROY handshakes).
+    pub fn acis_in_use(&self) -> usize {
+        self.uplink.acis_in_use()
+    }
+
+    /// Client links that are keyed.
+    pub fn client_count(&self) -> usize {
+        self.clients.values().filter(|c| c.is_open()).count()
+    }
+
+    fn destroy_down(&mut self, now: Now, sock: SockId, aci: Aci) {
+        if let Some(c) = self.clients.get_mut(&sock) {
+            c.send_destroy(aci, now.mono, &mut self.rng);
         }
     }
 
     fn on_client_cell(&mut self, now: Now, sock: SockId, mut cell: Cell) {
         let key = (sock, cell.aci);
+        let Some(client) = self.clients.get_mut(&sock) else { return };
         match cell.command {
             Command::Padding => {}
             Command::Create | Command::Data => {
+                if client.is_awaiting_ack(cell.aci) {
+                    return;
+                }
                 let up = match self.down_to_up.get(&key) {
-                    Some((a, Side::Live)) => *a,
-                    Some((_, Side::AwaitingAck)) => return,
+                    Some(a) => *a,
                     None if cell.command == Command::Create && self.uplink.is_open() => {
-                        let Some(a) = self.up_aci.allocate(&mut self.rng) else {
-                            let d = Cell::destroy(cell.aci, &mut self.rng);
-                            return self.send_down(sock, &d);
+                        let Some(a) = self.uplink.allocate_aci(&mut self.rng) else {
+                            return self.destroy_down(now, sock, cell.aci);
                         };
-                        self.down_to_up.insert(key, (a, Side::Live));
-                        self.up_to_down.insert(a, (key, Side::Live));
+                        self.down_to_up.insert(key, a);
+                        self.up_to_down.insert(a, key);
                         a
                     }
-                    None => {
-                        let d = Cell::destroy(cell.aci, &mut self.rng);
-                        self.down_to_up.insert(key, (Aci(0), Side::AwaitingAck));
-                        return self.send_down(sock, &d);
-                    }
+                    None => return self.destroy_down(now, sock, cell.aci),
                 };
                 cell.aci = up;
                 self.uplink.send(&cell, now);
             }
-            Command::Destroy => match self.down_to_up.remove(&key) {
-                None => {}
-                Some((_, Side::AwaitingAck)) => {}
-                Some((up, Side::Live)) => {
-                    let ack = Cell::destroy(key.1, &mut self.rng);
-                    self.send_down(sock, &ack);
-                    let d = Cell::destroy(up, &mut self.rng);
-                    self.uplink.send(&d, now);
-                    self.up_to_down.insert(up, (key, Side::AwaitingAck));
+            Command::Destroy => {
+                let live = self.down_to_up.contains_key(&key);
+                if client.destroy_received(cell.aci, live, now.mono, &mut self.rng) == DestroyIn::Ended {
+                    if let Some(up) = self.down_to_up.remove(&key) {
+                        self.up_to_down.remove(&up);
+                        self.uplink.send_destroy(up, now, &mut self.rng);
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -124,44 +128,42 @@ impl Funnel {
         match cell.command {
             Command::Padding => {}
             Command::Create => {
-                let d = Cell::destroy(up, &mut self.rng);
-                self.uplink.send(&d, now);
+                self.uplink.send_destroy(up, now, &mut self.rng);
             }
             Command::Data => {
-                if let Some(((sock, aci), Side::Live)) = self.up_to_down.get(&up).copied() {
+                if let Some(&(sock, aci)) = self.up_to_down.get(&up) {
                     cell.aci = aci;
-                    self.send_down(sock, &cell);
+                    if let Some(c) = self.clients.get_mut(&sock) {
+                        c.encode(&cell, now.mono);
+                    }
                 }
             }
-            Command::Destroy => match self.up_to_down.remove(&up) {
-                None => {}
-                Some((_, Side::AwaitingAck)) => {
-                    self.up_aci.release(up);
+            Command::Destroy => {
+                let live = self.up_to_down.contains_key(&up);
+                if self.uplink.destroy_received(up, live, now, &mut self.rng) == DestroyIn::Ended {
+                    if let Some((sock, aci)) = self.up_to_down.remove(&up) {
+                        self.down_to_up.remove(&(sock, aci));
+                        self.destroy_down(now, sock, aci);
+                    }
                 }
-                Some(((sock, aci), Side::Live)) => {
-                    let ack = Cell::destroy(up, &mut self.rng);
-                    self.uplink.send(&ack, now);
-                    self.up_aci.release(up);
-                    let d = Cell::destroy(aci, &mut self.rng);
-                    self.send_down(sock, &d);
-                    self.down_to_up.insert((sock, aci), (up, Side::AwaitingAck));
-                }
-            },
+            }
         }
     }
 
-    fn client_lost(&mut self, now: Now, sock: SockId, why: &str) {
-        if self.clients.remove(&sock).is_none() {
-            return;
-        }
-        info!("client link {sock} closed ({why})");
+    fn client_lost(&mut self, now: Now, sock: SockId, loss: LinkLoss) {
+        let Some(end) = self.clients.remove(&sock) else { return };
         self.actions.push_back(Action::Close { sock });
-        let keys: Vec<(SockId, Aci)> = self.down_to_up.keys().filter(|k| k.0 == sock).copied().collect();
+        if loss == LinkLoss::HandshakeTimeout {
+            self.timeouts.timed_out(now.mono, end.log_address(), "funnel client");
+        } else if end.is_open() {
+            info!("client link {sock} ({}) closed ({loss})", end.tcp_peer());
+        }
+        let keys: Vec<(SockId, Aci)> =
+            self.down_to_up.range((sock, Aci(0))..=(sock, Aci(u16::MAX))).map(|(k, _)| *k).collect();
         for k in keys {
-            if let Some((up, Side::Live)) = self.down_to_up.remove(&k) {
-                let d = Cell::destroy(up, &mut self.rng);
-                self.uplink.send(&d, now);
-                self.up_to_down.insert(up, (k, Side::AwaitingAck));
+            if let Some(up) = self.down_to_up.remove(&k) {
+                self.up_to_down.remove(&up);
+                self.uplink.send_destroy(up, now, &mut self.rng);
             }
         }
     }
@@ -176,14 +178,10 @@ impl Funnel {
             }
             Some(UplinkEvent::Down(why)) => {
                 warn!("uplink lost ({why}): destroying {} connection(s)", self.up_to_down.len());
-                for (_, ((sock, aci), side)) in std::mem::take(&mut self.up_to_down) {
-                    if side == Side::Live {
-                        let d = Cell::destroy(aci, &mut self.rng);
-                        self.send_down(sock, &d);
-                        self.down_to_up.insert((sock, aci), (Aci(0), Side::AwaitingAck));
-                    }
+                for (_, (sock, aci)) in std::mem::take(&mut self.up_to_down) {
+                    self.down_to_up.remove(&(sock, aci));
+                    self.destroy_down(now, sock, aci);
                 }
-                self.up_aci = AciAllocator::new(Half::Low);
             }
             None => {}
         }
@@ -191,8 +189,8 @@ impl Funnel {
 
     fn flush(&mut self) {
         for (sock, c) in self.clients.iter_mut() {
-            if !c.out.is_empty() {
-                self.actions.push_back(Action::Send { sock: *sock, data: std::mem::take(&mut c.out) });
+            if let Some(data) = c.take_output() {
+                self.actions.push_back(Action::Send { sock: *sock, data });
             }
         }
         self.uplink.flush(&mut self.actions);
@@ -202,9 +200,8 @@ impl Funnel {
 impl Core for Funnel {
     fn accepted(&mut self, now: Now, _l: ListenerIdx, peer: SocketAddr) -> Option<SockId> {
         let sock = self.ids.fresh();
-        let hs = Handshake::Listener(Box::new(Listener::new(self.key.clone(), &mut self.rng)));
-        let state = ClientState::Keying { hs: Box::new(hs), inbuf: Vec::new(), since: now.mono };
-        self.clients.insert(sock, Client { state, out: Vec::new(), peer });
+        let listener = Listener::new(self.key.clone(), &mut self.rng);
+        self.clients.insert(sock, LinkEnd::accepting(peer, None, listener, now.mono));
         Some(sock)
     }
 
@@ -217,68 +214,42 @@ impl Core for Funnel {
 
     fn received(&mut self, now: Now, sock: SockId, data: &[u8]) {
         if self.uplink.sock() == Some(sock) {
-            let ev = self.uplink.received(now, data, &mut self.actions);
+            let ev = self.uplink.received(now, data, &mut self.actions, &mut self.rng);
             return self.handle_uplink(now, ev);
         }
         let Some(client) = self.clients.get_mut(&sock) else { return };
         let mut cells = Vec::new();
-        match &mut client.state {
-            ClientState::Open { codec } => {
-                if let Err(e) = codec.decode(data, &mut cells) {
-                    warn!("client {}: {e}", client.peer);
-                    for c in cells {
-                        self.on_client_cell(now, sock, c);
-                    }
-                    return self.client_lost(now, sock, "protocol error");
-                }
-            }
-            ClientState::Keying { hs, inbuf, .. } => {
-                inbuf.extend_from_slice(data);
-                let no_routers = |_: std::net::SocketAddrV4| None;
-                match hs.read(inbuf, &no_routers) {
-                    Err(e) => {
-                        warn!("client {}: handshake failed: {e}", client.peer);
-                        return self.client_lost(now, sock, "handshake failed");
-                    }
-                    Ok(p) => {
-                        inbuf.drain(..p.consumed);
-                        if !p.send.is_empty() {
-                            self.actions.push_back(Action::Send { sock, data: p.send });
-                        }
-                        let Some(est) = p.established else { return };
-                        let (peer, codec) = (est.peer, est.codec);
-                        if peer != PeerIdentity::Anonymous {
-                            return self.client_lost(now, sock, "only anonymous clients are served");
-                        }
-                        let rest = std::mem::take(inbuf);
-                        client.state = ClientState::Open { codec: Box::new(codec) };
-                        if !rest.is_empty() {
-                            self.received(now, sock, &rest);
-                        }
-                        return;
-                    }
-                }
+        // Clients are anonymous: no router key is ever looked up.
+        let result = client.received(now.mono, data, &|_| None, &mut cells);
+        if let Ok(Some(keyed)) = &result {
+            if keyed.peer != PeerIdentity::Anonymous {
+                warn!("client {}: only anonymous clients are served", client.tcp_peer());
+                return self.client_lost(now, sock, LinkLoss::WrongPeerKind);
             }
         }
         for c in cells {
             self.on_client_cell(now, sock, c);
         }
+        if let Err(loss) = result {
+            self.client_lost(now, sock, loss);
+        }
     }
 
     fn eof(&mut self, now: Now, sock: SockId) {
         if self.uplink.sock() == Some(sock) {
-            let ev = self.uplink.lost(now, "closed by the router", &mut self.actions);
+            let ev = self.uplink.lost(now, LinkLoss::ClosedByPeer, &mut self.actions, &mut self.rng);
             return self.handle_uplink(now, Some(ev));
         }
-        self.client_lost(now, sock, "closed by peer");
+        self.client_lost(now, sock, LinkLoss::ClosedByPeer);
     }
 
     fn failed(&mut self, now: Now, sock: SockId, error: io::Error) {
         if self.uplink.sock() == Some(sock) {
-            let ev = self.uplink.lost(now, &error.to_string(), &mut self.actions);
+            warn!("uplink to {}: {error}", self.uplink.addr);
+            let ev = self.uplink.lost(now, LinkLoss::SocketError, &mut self.actions, &mut self.rng);
             return self.handle_uplink(now, Some(ev));
         }
-        self.client_lost(now, sock, &error.to_string());
+        self.client_lost(now, sock, LinkLoss::SocketError);
     }
 
     fn write_buffered(&mut self, _now: Now, _sock: SockId, _bytes: usize) {}
@@ -286,26 +257,28 @@ impl Core for Funnel {
     fn resolved(&mut self, _now: Now, _r: u64, _result: io::Result<Vec<SocketAddr>>) {}
 
     fn tick(&mut self, now: Now) {
-        let ev = self.uplink.tick(now, &mut self.ids, &mut self.actions);
+        let ev = self.uplink.tick(now, &mut self.ids, &mut self.actions, &mut self.rng);
         self.handle_uplink(now, ev);
-        let stale: Vec<SockId> = self
-            .clients
-            .iter()
-            .filter(|(_, c)| matches!(&c.state, ClientState::Keying { since, .. } if now.mono >= *since + HANDSHAKE_TIMEOUT))
-            .map(|(s, _)| *s)
-            .collect();
-        for s in stale {
-            self.client_lost(now, s, "handshake not finished in time");
+        let mut lost = Vec::new();
+        for (sock, c) in self.clients.iter_mut() {
+            match c.upkeep(now.mono, &mut self.rng) {
+                Upkeep::Lost(loss) => lost.push((*sock, loss)),
+                Upkeep::Pad(n) => {
+                    for _ in 0..n {
+                        c.encode(&Cell::padding(&mut self.rng), now.mono);
+                    }
+                }
+            }
+        }
+        for (s, loss) in lost {
+            self.client_lost(now, s, loss);
         }
         self.flush();
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let keying = self.clients.values().filter_map(|c| match &c.state {
-            ClientState::Keying { since, .. } => Some(*since + HANDSHAKE_TIMEOUT),
-            _ => None,
-        });
-        self.uplink.poll_timeout().into_iter().chain(keying).min()
+        let clients = self.clients.values().map(|c| c.next_timer());
+        self.uplink.poll_timeout().into_iter().chain(clients).min()
     }
 
     fn poll_action(&mut self) -> Option<Action> {
@@ -318,7 +291,7 @@ impl Core for Funnel {
     fn shutdown(&mut self, now: Now) {
         let socks: Vec<SockId> = self.clients.keys().copied().collect();
         for s in socks {
-            self.client_lost(now, s, "shutting down");
+            self.client_lost(now, s, LinkLoss::Shutdown);
         }
         self.flush();
         if let Some(s) = self.uplink.sock() {

@@ -2,6 +2,7 @@
 
 pub mod funnel;
 pub mod onion_proxy;
-pub mod uplink;
+/// The anonymous uplink, which lives with the other link machinery in [`crate::link`].
+pub use crate::link::uplink;
 
-pub use onion_proxy::{OnionProxy, OnionProxyConfig};
+pub use onion_proxy::{OnionProxy, OnionProxyConfig, OnionProxyStatus};

@@ -41,7 +41,7 @@ pub fn http_head(data: &[u8]) {
         1 => response(input.rest(), filter, head_method),
         2 => body(&mut input, filter),
         _ => {
-            let d = Driver::run(HttpSession::new(HttpConfig { filter }), &mut input);
+            let d = Driver::run(HttpSession::new(HttpConfig::filtered(filter)), &mut input);
             for id in 0..4 {
                 if let Some(s) = d.structure(id) {
                     assert!(matches!(s.protocol, Protocol::Http | Protocol::Tcp), "{s:?}");

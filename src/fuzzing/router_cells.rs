@@ -125,7 +125,7 @@ pub fn router_cells(data: &[u8]) {
         key_log: flags & 128 != 0,
     };
     let mut router = Router::with_rng(cfg, ReplayCache::new(1000), StdRng::seed_from_u64(u64::from(flags)));
-    let now = Now { mono: Instant::now(), unix: NOW_UNIX };
+    let now = Now::new(Instant::now(), NOW_UNIX);
     router.tick(now);
     let client: SocketAddr = "10.0.0.1:40000".parse().expect("address");
     let neighbour: SocketAddr = "127.0.0.1:50000".parse().expect("address");

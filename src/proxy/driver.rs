@@ -37,6 +37,8 @@ enum Role {
 struct Client<S> {
     session: S,
     upstreams: HashMap<UpstreamId, SockId>,
+    /// The session's last event (for its idle timeout).
+    last_event: Instant,
 }
 
 /// The driver, generic over the session type and its factory.
@@ -150,18 +152,33 @@ impl<S: Session, F: FnMut() -> S> ProxyCore<S, F> {
     }
 
     /// Route an event on `sock` to its session, then pump that session.
-    fn upstream_event(&mut self, sock: SockId, f: impl FnOnce(&mut S, UpstreamId, &mut Upstream)) {
+    fn upstream_event(&mut self, now: Now, sock: SockId, f: impl FnOnce(&mut S, UpstreamId, &mut Upstream)) {
         let Some(Role::Upstream { client, id, state }) = self.roles.get_mut(&sock) else { return };
         let (client, id) = (*client, *id);
         if let Some(c) = self.clients.get_mut(&client) {
+            c.last_event = now.mono;
             f(&mut c.session, id, state);
         }
         self.pump(client);
     }
+
+    /// The client socket's event: note the time, let `f` tell the session, pump it.
+    fn client_event(&mut self, now: Now, sock: SockId, f: impl FnOnce(&mut S)) {
+        if let Some(c) = self.clients.get_mut(&sock) {
+            c.last_event = now.mono;
+            f(&mut c.session);
+        }
+        self.pump(sock);
+    }
+
+    /// When a session's idle time runs out, if it has a limit now.
+    fn idle_deadline(c: &Client<S>) -> Option<Instant> {
+        c.session.idle_timeout().map(|t| c.last_event + t)
+    }
 }
 
 impl<S: Session, F: FnMut() -> S> Core for ProxyCore<S, F> {
-    fn accepted(&mut self, _now: Now, _l: ListenerIdx, peer: SocketAddr) -> Option<SockId> {
+    fn accepted(&mut self, now: Now, _l: ListenerIdx, peer: SocketAddr) -> Option<SockId> {
         let sock = self.ids.fresh();
         let mut session = (self.make)();
         if self.allow.allows(peer.ip()) {
@@ -170,21 +187,23 @@ impl<S: Session, F: FnMut() -> S> Core for ProxyCore<S, F> {
             warn!("{}: client {peer} refused: not in --allow-from ({})", self.name, self.allow);
             session.refuse_client();
         }
-        self.clients.insert(sock, Client { session, upstreams: HashMap::new() });
+        self.clients.insert(sock, Client { session, upstreams: HashMap::new(), last_event: now.mono });
         self.roles.insert(sock, Role::Client);
         self.pump(sock);
         Some(sock)
     }
 
-    fn connected(&mut self, _now: Now, sock: SockId, result: io::Result<()>) {
+    fn connected(&mut self, now: Now, sock: SockId, result: io::Result<()>) {
         let mut send = None;
-        self.upstream_event(sock, |s, id, state| match (result, std::mem::replace(state, Upstream::AwaitingStatus)) {
-            (Ok(()), Upstream::Connecting { first, shut }) => send = Some((first, shut)),
-            (Err(e), _) => {
-                info!("cannot reach the onion proxy: {e}");
-                s.upstream_status(id, Status::RouteFailed);
+        self.upstream_event(now, sock, |s, id, state| {
+            match (result, std::mem::replace(state, Upstream::AwaitingStatus)) {
+                (Ok(()), Upstream::Connecting { first, shut }) => send = Some((first, shut)),
+                (Err(e), _) => {
+                    info!("cannot reach the onion proxy: {e}");
+                    s.upstream_status(id, Status::RouteFailed);
+                }
+                (Ok(()), other) => *state = other,
             }
-            (Ok(()), other) => *state = other,
         });
         if let Some((data, shut)) = send {
             self.actions.push_back(Action::Send { sock, data });
@@ -194,14 +213,11 @@ impl<S: Session, F: FnMut() -> S> Core for ProxyCore<S, F> {
         }
     }
 
-    fn received(&mut self, _now: Now, sock: SockId, data: &[u8]) {
+    fn received(&mut self, now: Now, sock: SockId, data: &[u8]) {
         if matches!(self.roles.get(&sock), Some(Role::Client)) {
-            if let Some(c) = self.clients.get_mut(&sock) {
-                c.session.client_data(data);
-            }
-            return self.pump(sock);
+            return self.client_event(now, sock, |s| s.client_data(data));
         }
-        self.upstream_event(sock, |s, id, state| {
+        self.upstream_event(now, sock, |s, id, state| {
             let rest = match state {
                 Upstream::AwaitingStatus => {
                     let status = data.first().and_then(|b| Status::from_byte(*b)).unwrap_or(Status::RouteFailed);
@@ -218,27 +234,21 @@ impl<S: Session, F: FnMut() -> S> Core for ProxyCore<S, F> {
         });
     }
 
-    fn eof(&mut self, _now: Now, sock: SockId) {
+    fn eof(&mut self, now: Now, sock: SockId) {
         if matches!(self.roles.get(&sock), Some(Role::Client)) {
-            if let Some(c) = self.clients.get_mut(&sock) {
-                c.session.client_eof();
-            }
-            return self.pump(sock);
+            return self.client_event(now, sock, |s| s.client_eof());
         }
-        self.upstream_event(sock, |s, id, state| match state {
+        self.upstream_event(now, sock, |s, id, state| match state {
             Upstream::Open => s.upstream_eof(id),
             _ => s.upstream_status(id, Status::RouteFailed),
         });
     }
 
-    fn failed(&mut self, _now: Now, sock: SockId, _error: io::Error) {
+    fn failed(&mut self, now: Now, sock: SockId, _error: io::Error) {
         if matches!(self.roles.get(&sock), Some(Role::Client)) {
-            if let Some(c) = self.clients.get_mut(&sock) {
-                c.session.client_closed();
-            }
-            return self.pump(sock);
+            return self.client_event(now, sock, |s| s.client_closed());
         }
-        self.upstream_event(sock, |s, id, state| match state {
+        self.upstream_event(now, sock, |s, id, state| match state {
             Upstream::Open => s.upstream_closed(id),
             _ => s.upstream_status(id, Status::RouteFailed),
         });
@@ -248,10 +258,21 @@ impl<S: Session, F: FnMut() -> S> Core for ProxyCore<S, F> {
 
     fn resolved(&mut self, _now: Now, _r: u64, _result: io::Result<Vec<SocketAddr>>) {}
 
-    fn tick(&mut self, _now: Now) {}
+    fn tick(&mut self, now: Now) {
+        let idle: Vec<SockId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| Self::idle_deadline(c).is_some_and(|t| t <= now.mono))
+            .map(|(s, _)| *s)
+            .collect();
+        for sock in idle {
+            info!("{}: client {sock} idle too long; closing it", self.name);
+            self.client_event(now, sock, |s| s.client_closed());
+        }
+    }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        None
+        self.clients.values().filter_map(Self::idle_deadline).min()
     }
 
     fn poll_action(&mut self) -> Option<Action> {

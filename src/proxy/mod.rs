@@ -5,7 +5,18 @@
 //! implements [`Session`]: the reactor
 //! feeds it events (`client_data`, `upstream_status`, ...) and then drains [`Session::poll_action`]
 //! until it returns `None`, performing each [`Action`] in order. No session touches a socket or a
-//! clock; idle timeouts belong to the reactor.
+//! clock. Each session says how long it may stay idle in its current state
+//! ([`Session::idle_timeout`]); the driver (`driver.rs`) measures the time since the session's
+//! last event and closes the client when it runs out (`client_closed`).
+//!
+//! # Idle timeouts (defaults; configurable per proxy)
+//! - **SMTP** (`--idle-timeout`, default 5 min): RFC 5321 §4.5.3.2's 5 minutes per command —
+//!   a session with no event from the client or the server for that long is closed.
+//! - **HTTP** (`--idle-timeout`, default 60 s): between requests on a keep-alive connection
+//!   (nothing buffered, no response outstanding), and while lingering for the client's EOF after
+//!   the proxy closed its write side. A request in progress is never timed out.
+//! - **RLOGIN**: none while the anonymous connection is up (an idle login lives until one end
+//!   closes it).
 //!
 //! # Contract with the reactor
 //! - **Upstreams.** `Action::Open { id, structure }` asks for one anonymous connection: connect to
@@ -52,6 +63,8 @@ mod rlogin;
 pub(crate) mod smtp;
 pub mod socks;
 
+#[cfg(test)]
+mod idle_tests;
 #[cfg(test)]
 mod rlogin_tests;
 #[cfg(test)]
@@ -124,6 +137,11 @@ pub trait Session {
     fn refuse_client(&mut self);
     /// The isolation key of this client's anonymous connections, if it asked for one.
     fn isolation(&self) -> Option<IsolationKey> {
+        None
+    }
+    /// How long the session may go without any event in its current state before the driver
+    /// closes its client; `None` for no limit.
+    fn idle_timeout(&self) -> Option<std::time::Duration> {
         None
     }
 }

@@ -9,15 +9,11 @@ use super::onion_rate::ONION_RATE_REFUSAL;
 use super::slots::{MAX_CREATING, MAX_CREATING_PER_LINK};
 use crate::crypto::Engine;
 use crate::event::{Action, Now, SockId};
-use crate::onion::{self, Onion, ONION_LEN};
+use crate::onion::{self, create_chunks, Onion, ONION_LEN};
 use crate::wire::{Aci, Cell, Command, PAYLOAD_LEN};
 
 /// DATA cells kept while an onion is still arriving (more is a misbehaving client).
 const MAX_EARLY_CELLS: usize = 64;
-/// Lengths of the CREATE cells that carry an onion: 44 × 5 + 20.
-pub fn create_chunks() -> impl Iterator<Item = std::ops::Range<usize>> {
-    (0..ONION_LEN).step_by(PAYLOAD_LEN).map(|s| s..(s + PAYLOAD_LEN).min(ONION_LEN))
-}
 
 impl Router {
     pub(super) fn handle_cell(&mut self, now: Now, link: SockId, cell: Cell) {
@@ -31,12 +27,12 @@ impl Router {
 
     fn on_create(&mut self, now: Now, link: SockId, cell: Cell) {
         let aci = cell.aci;
-        let ours = self.links.get(&link).is_some_and(|l| l.aci.is_ours(aci));
+        let ours = self.links.get(&link).is_some_and(|l| l.end.is_ours(aci));
         if (ours || aci == Aci::PADDING) && !self.slots.contains_key(&(link, aci)) {
             warn!("CREATE on ACI {aci} which the sender may not allocate; DESTROY");
             // Keep the ACI out of our own allocations until the peer acknowledges.
             if let Some(l) = self.links.get_mut(&link) {
-                l.aci.mark_used(aci);
+                l.end.mark_used(aci);
             }
             self.send_destroy(now, link, aci);
             return;
@@ -131,7 +127,7 @@ impl Router {
                 self.refuse(now, link, aci, "next hop not a neighbour or its link is down");
                 return;
             };
-            let Some(out_aci) = self.links.get_mut(&out).and_then(|l| l.aci.allocate(&mut self.rng)) else {
+            let Some(out_aci) = self.links.get_mut(&out).and_then(|l| l.end.allocate_aci(&mut self.rng)) else {
                 self.refuse(now, link, aci, "no free ACI on the next link");
                 return;
             };
@@ -207,7 +203,14 @@ impl Router {
     fn on_destroy(&mut self, now: Now, link: SockId, aci: Aci) {
         match self.slots.remove(&(link, aci)) {
             None => self.stats.destroy_unknown_aci += 1,
-            Some(Slot::AwaitingAck) => self.release_aci(link, aci),
+            Some(Slot::AwaitingAck) => {
+                // Our DESTROY may still be held back by the jitter: the peer's crossing DESTROY
+                // counts as its acknowledgement only once ours is sent, so send it now.
+                if self.destroy_held(link, aci) {
+                    self.emit_destroy(now, link, aci);
+                }
+                self.release_aci(link, aci);
+            }
             Some(Slot::Creating { .. }) => {
                 self.send_destroy_ack(now, link, aci);
             }
@@ -247,6 +250,11 @@ impl Router {
         self.set_timer(now.mono + delay, Timer::Destroy(link, aci));
     }
 
+    /// Whether a DESTROY for (link, ACI) waits for its jitter timer.
+    fn destroy_held(&self, link: SockId, aci: Aci) -> bool {
+        self.timers.values().any(|t| matches!(t, Timer::Destroy(l, a) if *l == link && *a == aci))
+    }
+
     /// Queue the DESTROY cell itself (the slot is already waiting for the acknowledgement).
     pub(super) fn emit_destroy(&mut self, now: Now, link: SockId, aci: Aci) {
         if self.links.get(&link).is_some_and(|l| l.is_carrier()) {
@@ -257,9 +265,7 @@ impl Router {
 
     fn release_aci(&mut self, link: SockId, aci: Aci) {
         if let Some(l) = self.links.get_mut(&link) {
-            if l.aci.is_ours(aci) {
-                l.aci.release(aci);
-            }
+            l.end.release_aci(aci);
         }
     }
 

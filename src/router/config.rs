@@ -47,6 +47,17 @@ pub struct Timeouts {
     pub create: Duration,
 }
 
+impl Timeouts {
+    /// The timers every link end applies (`crate::link::LinkEnd`).
+    pub fn link_timers(&self) -> crate::link::LinkTimers {
+        crate::link::LinkTimers {
+            handshake: self.handshake,
+            idle_padding: self.idle_padding,
+            idle_close: self.idle_close,
+        }
+    }
+}
+
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {

@@ -72,7 +72,7 @@ pub struct Router {
     pub(super) rng: StdRng,
     pub(super) ids: SockIds,
     pub(super) actions: VecDeque<Action>,
-    pub(super) links: HashMap<SockId, Link>,
+    pub(super) links: BTreeMap<SockId, Link>,
     pub(super) neighbors: Vec<NeighborState>,
     pub(super) slots: Slots,
     pub(super) circs: HashMap<CircId, Circuit>,
@@ -93,6 +93,8 @@ pub struct Router {
     pub(super) stats: Stats,
     pub(super) started: bool,
     pub(super) onion_rate: OnionRateLimit<SockId>,
+    /// Handshake timeouts, logged at most once per peer address per minute.
+    pub(super) timeouts_log: crate::link::TimeoutLog,
 }
 
 /// Housekeeping (link timers, padding, replay expiry) runs this often.
@@ -114,7 +116,7 @@ impl Router {
             rng,
             ids: SockIds::default(),
             actions: VecDeque::new(),
-            links: HashMap::new(),
+            links: BTreeMap::new(),
             neighbors,
             slots: Slots::default(),
             circs: HashMap::new(),
@@ -133,6 +135,7 @@ impl Router {
             stats: Stats::default(),
             started: false,
             onion_rate: OnionRateLimit::new(OnionRate::default()),
+            timeouts_log: crate::link::TimeoutLog::default(),
         }
     }
 
@@ -165,13 +168,13 @@ impl Router {
             .iter()
             .filter(|(_, l)| l.is_carrier())
             .map(|(sock, l)| {
-                let up_for_secs = l.established.map_or(0, |t| now.mono.saturating_duration_since(t).as_secs());
+                let up_for_secs = l.end.established().map_or(0, |t| now.mono.saturating_duration_since(t).as_secs());
                 super::stats::LinkStatus {
                     peer: l.describe(),
                     up_for_secs,
                     up_since_unix: now.unix.saturating_sub(up_for_secs),
-                    cells_in: l.cells_in,
-                    cells_out: l.cells_out,
+                    cells_in: l.end.cells_in(),
+                    cells_out: l.end.cells_out(),
                     queued_cells: queued.get(sock).copied().unwrap_or(0),
                     unwritten_bytes: l.unwritten,
                 }
@@ -185,13 +188,15 @@ impl Router {
             connections: self.circs.len(),
             mixer_queue: self.mixer.len(),
             replay_cache: self.replay.len(),
+            aci_slots: self.slots.len(),
+            awaiting_destroy_ack: self.slots.awaiting_ack(),
             stats: self.stats.clone(),
         }
     }
 
     /// ACIs this router has allocated on its links and not yet freed (tests, `ork status`).
     pub fn acis_in_use(&self) -> usize {
-        self.links.values().map(|l| l.aci.in_use()).sum()
+        self.links.values().map(|l| l.end.acis_in_use()).sum()
     }
 
     /// Identities of neighbours with an open cell-carrying link.
@@ -291,7 +296,7 @@ impl Core for Router {
         if self.streams.contains_key(&sock) {
             self.exit_eof(now, sock);
         } else {
-            self.link_lost(now, sock, "closed by peer");
+            self.link_lost(now, sock, crate::link::LinkLoss::ClosedByPeer);
         }
     }
 
@@ -299,7 +304,8 @@ impl Core for Router {
         if self.streams.contains_key(&sock) {
             self.exit_failed(now, sock, &error);
         } else {
-            self.link_lost(now, sock, &error.to_string());
+            log::debug!("link {sock}: {error}");
+            self.link_lost(now, sock, crate::link::LinkLoss::SocketError);
         }
     }
 

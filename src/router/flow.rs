@@ -8,10 +8,7 @@ use super::core::{Next, Router, Slot};
 use crate::event::{Action, SockId};
 use crate::wire::Aci;
 
-/// Pause sources when a sink has this many bytes unwritten.
-pub const HIGH_WATER: usize = 512 * 1024;
-/// Resume them below this.
-pub const LOW_WATER: usize = 128 * 1024;
+pub use crate::link::backpressure::{HIGH_WATER, LOW_WATER};
 
 /// Which sinks are congested and which sources they paused.
 #[derive(Debug, Default)]

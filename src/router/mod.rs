@@ -1,7 +1,5 @@
 //! The onion router (protocol.md §2–§6, §9): its sans-IO core and the pieces it is made of.
 
-pub mod aci;
-pub mod backoff;
 mod circuits;
 pub mod config;
 pub mod core;
@@ -17,9 +15,9 @@ pub mod stats;
 
 pub use self::config::{RouterConfig, Timeouts};
 pub use self::core::Router;
-pub use aci::{half_for, AciAllocator, Half};
-pub use circuits::create_chunks;
-pub use links::id_bytes;
+pub use crate::link::aci::{self, half_for, id_bytes, AciAllocator, Half};
+pub use crate::link::backoff;
+pub use crate::onion::create_chunks;
 pub use mixer::Mixer;
 pub use onion_rate::{OnionRate, ONION_RATE_REFUSAL};
 pub use replay::{ReplayCache, ReplayError, ReplayRefusal};

@@ -58,6 +58,16 @@ impl Slots {
         old
     }
 
+    /// (link, ACI) slots in use: connections, onions arriving, DESTROY handshakes not complete.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Slots waiting for the acknowledgement of a DESTROY we sent.
+    pub fn awaiting_ack(&self) -> usize {
+        self.map.values().filter(|s| matches!(s, Slot::AwaitingAck)).count()
+    }
+
     /// Onions being reassembled from `link`.
     pub fn creating_on(&self, link: SockId) -> usize {
         self.creating.get(&link).copied().unwrap_or(0)

@@ -8,6 +8,9 @@ pub struct Stats {
     pub links_up: u64,
     pub links_down: u64,
     pub links_refused: u64,
+    /// Links (and link attempts) ended, by reason.
+    #[serde(default)]
+    pub links_lost: BTreeMap<crate::link::LinkLoss, u64>,
     pub onions_peeled: u64,
     /// Refused onions by reason.
     pub onions_refused: BTreeMap<String, u64>,
@@ -54,5 +57,12 @@ pub struct StatusReport {
     pub connections: usize,
     pub mixer_queue: usize,
     pub replay_cache: usize,
+    /// (link, ACI) pairs in use on every link, whichever end allocated the ACI: connections,
+    /// onions arriving and DESTROY handshakes not yet complete.
+    #[serde(default)]
+    pub aci_slots: usize,
+    /// Of those, DESTROYs sent and not yet acknowledged.
+    #[serde(default)]
+    pub awaiting_destroy_ack: usize,
     pub stats: Stats,
 }

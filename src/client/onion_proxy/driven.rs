@@ -10,6 +10,7 @@ use log::{info, warn};
 use super::{App, AppState, OnionProxy};
 use crate::config::allow::in_net;
 use crate::event::{Action, Core, ListenerIdx, Now, SockId};
+use crate::link::LinkLoss;
 use crate::wire::Status;
 
 impl Core for OnionProxy {
@@ -44,7 +45,7 @@ impl Core for OnionProxy {
     fn received(&mut self, now: Now, sock: SockId, data: &[u8]) {
         self.last_now = now;
         if self.uplink.sock() == Some(sock) {
-            let ev = self.uplink.received(now, data, &mut self.actions);
+            let ev = self.uplink.received(now, data, &mut self.actions, &mut self.rng);
             return self.handle_uplink(now, ev);
         }
         let Some(app) = self.apps.get_mut(&sock) else { return };
@@ -61,7 +62,7 @@ impl Core for OnionProxy {
     fn eof(&mut self, now: Now, sock: SockId) {
         self.last_now = now;
         if self.uplink.sock() == Some(sock) {
-            let ev = self.uplink.lost(now, "closed by the router", &mut self.actions);
+            let ev = self.uplink.lost(now, LinkLoss::ClosedByPeer, &mut self.actions, &mut self.rng);
             return self.handle_uplink(now, Some(ev));
         }
         let Some(app) = self.apps.get_mut(&sock) else { return };
@@ -79,14 +80,15 @@ impl Core for OnionProxy {
     fn failed(&mut self, now: Now, sock: SockId, error: io::Error) {
         self.last_now = now;
         if self.uplink.sock() == Some(sock) {
-            let ev = self.uplink.lost(now, &error.to_string(), &mut self.actions);
+            warn!("uplink to {}: {error}", self.uplink.addr);
+            let ev = self.uplink.lost(now, LinkLoss::SocketError, &mut self.actions, &mut self.rng);
             return self.handle_uplink(now, Some(ev));
         }
         self.close_app(sock, true);
     }
 
     fn write_buffered(&mut self, _now: Now, sock: SockId, bytes: usize) {
-        use crate::router::flow::{HIGH_WATER, LOW_WATER};
+        use crate::link::backpressure::{HIGH_WATER, LOW_WATER};
         if self.uplink.sock() == Some(sock) {
             // Only on a change of state: every application is one action.
             let pause = if bytes >= HIGH_WATER && !self.apps_paused {
@@ -104,12 +106,8 @@ impl Core for OnionProxy {
                     Action::ResumeRead { sock: a }
                 });
             }
-        } else if let Some(up) = self.uplink.sock() {
-            if bytes >= HIGH_WATER {
-                self.actions.push_back(Action::PauseRead { sock: up });
-            } else if bytes <= LOW_WATER {
-                self.actions.push_back(Action::ResumeRead { sock: up });
-            }
+        } else if self.apps.contains_key(&sock) {
+            self.app_buffered(sock, bytes);
         }
     }
 
@@ -124,7 +122,7 @@ impl Core for OnionProxy {
                 self.uplink.addr, self.cfg.hops, self.cfg.forw, self.cfg.back
             );
         }
-        let ev = self.uplink.tick(now, &mut self.ids, &mut self.actions);
+        let ev = self.uplink.tick(now, &mut self.ids, &mut self.actions, &mut self.rng);
         self.handle_uplink(now, ev);
         let apps = &self.apps;
         self.waiting.retain(|s| matches!(apps.get(s).map(|a| &a.state), Some(AppState::Waiting { .. })));
@@ -157,6 +155,10 @@ impl Core for OnionProxy {
             self.uplink.flush(&mut self.actions);
         }
         self.actions.pop_front()
+    }
+
+    fn status(&self, _now: Now) -> Option<String> {
+        serde_json::to_string_pretty(&self.status_report()).ok()
     }
 
     fn shutdown(&mut self, _now: Now) {

@@ -4,7 +4,7 @@
 //! with stream isolation (`isolation.rs`). Destinations and routes are logged at debug level only;
 //! info carries counts and failures.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -14,14 +14,12 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use self::isolation::RouteTable;
-use super::uplink::{Uplink, UplinkEvent};
 use crate::config::network::Network;
 use crate::config::policy::Policy;
 use crate::crypto::{CipherCode, Engine, RsaPublicKey};
 use crate::event::{queue_send, Action, Now, SockId, SockIds};
-use crate::onion::{self, OnionPlan, RouteHop};
-use crate::router::aci::{AciAllocator, Half};
-use crate::router::create_chunks;
+use crate::link::{DestroyIn, Uplink, UplinkEvent};
+use crate::onion::{self, create_chunks, OnionPlan, RouteHop};
 use crate::wire::isolation::IsolationKey;
 use crate::wire::standard::Host;
 use crate::wire::{Aci, Cell, Command, StandardStructure, Status, PAYLOAD_LEN};
@@ -79,10 +77,11 @@ pub struct OnionProxy {
     ids: SockIds,
     actions: VecDeque<Action>,
     uplink: Uplink,
-    aci: AciAllocator,
     apps: HashMap<SockId, App>,
     by_aci: HashMap<Aci, SockId>,
-    awaiting_ack: HashSet<Aci>,
+    /// Applications whose socket holds more than the high-water mark unwritten: the uplink is
+    /// not read while any is.
+    congested: BTreeSet<SockId>,
     /// Applications that entered [`AppState::Waiting`] (some may have moved on since): the
     /// ones `tick` and `poll_timeout` look at, instead of every application.
     waiting: Vec<SockId>,
@@ -116,10 +115,9 @@ impl OnionProxy {
             rng,
             ids: SockIds::default(),
             actions: VecDeque::new(),
-            aci: AciAllocator::new(Half::Low),
             apps: HashMap::new(),
             by_aci: HashMap::new(),
-            awaiting_ack: HashSet::new(),
+            congested: BTreeSet::new(),
             waiting: Vec::new(),
             routes: RouteTable::default(),
             apps_paused: false,
@@ -152,12 +150,20 @@ impl OnionProxy {
         self.uplink.is_open()
     }
 
-    /// Answer an application with a status byte; non-zero closes it.
+    /// ACIs this onion proxy holds on its uplink: live connections and DESTROY handshakes not
+    /// yet complete (tests, `ork status`).
+    pub fn acis_in_use(&self) -> usize {
+        self.uplink.acis_in_use()
+    }
+
+    /// Answer an application with a status byte; non-zero closes it and ends its anonymous
+    /// connection with DESTROY. The exit's own DESTROY that follows a non-zero status crosses
+    /// ours, and each acknowledges the other (SPEC §6): the ACI is free on both sides.
     fn answer(&mut self, sock: SockId, status: Status) {
         self.actions.push_back(Action::Send { sock, data: vec![status as u8] });
         if status != Status::Ok {
             info!("connection refused: {status}");
-            self.close_app(sock, false);
+            self.close_app(sock, true);
         }
     }
 
@@ -165,6 +171,7 @@ impl OnionProxy {
     fn close_app(&mut self, sock: SockId, destroy: bool) {
         let Some(app) = self.apps.remove(&sock) else { return };
         self.actions.push_back(Action::Close { sock });
+        self.app_drained(sock);
         if let Some(aci) = app.aci {
             self.by_aci.remove(&aci);
             if destroy {
@@ -174,12 +181,7 @@ impl OnionProxy {
     }
 
     fn send_destroy(&mut self, aci: Aci) {
-        let cell = Cell::destroy(aci, &mut self.rng);
-        if self.uplink.send(&cell, self.last_now) {
-            self.awaiting_ack.insert(aci);
-        } else {
-            self.aci.release(aci);
-        }
+        self.uplink.send_destroy(aci, self.last_now, &mut self.rng);
     }
 
     fn on_structure(&mut self, now: Now, sock: SockId) {
@@ -248,7 +250,7 @@ impl OnionProxy {
         let expiration = (now.unix + self.cfg.expires.as_secs()).min(u64::from(u32::MAX)) as u32;
         let plan = OnionPlan::random(hops.len(), self.cfg.forw, self.cfg.back, expiration, &mut self.rng);
         let built = onion::build(&hops, &plan);
-        let aci = self.aci.allocate(&mut self.rng);
+        let aci = self.uplink.allocate_aci(&mut self.rng);
         let (Ok(bytes), Some(aci)) = (built, aci) else {
             warn!("cannot build the onion or allocate an ACI");
             return self.answer(sock, Status::RouteFailed);
@@ -306,15 +308,17 @@ impl OnionProxy {
             Command::Padding => {}
             Command::Create => {
                 warn!("CREATE from the network on ACI {aci}; DESTROY");
-                self.send_destroy(aci);
+                match self.by_aci.get(&aci) {
+                    Some(&sock) => self.close_app(sock, true),
+                    None => self.send_destroy(aci),
+                }
             }
             Command::Destroy => {
-                if self.awaiting_ack.remove(&aci) {
-                    self.aci.release(aci);
-                } else if let Some(sock) = self.by_aci.remove(&aci) {
-                    let ack = Cell::destroy(aci, &mut self.rng);
-                    self.uplink.send(&ack, now);
-                    self.aci.release(aci);
+                let live = self.by_aci.contains_key(&aci);
+                if self.uplink.destroy_received(aci, live, now, &mut self.rng) != DestroyIn::Ended {
+                    return;
+                }
+                if let Some(sock) = self.by_aci.remove(&aci) {
                     if let Some(app) = self.apps.get_mut(&sock) {
                         app.aci = None;
                         if matches!(app.state, AppState::Opening) {
@@ -375,8 +379,6 @@ impl OnionProxy {
             }
         }
         self.by_aci.clear();
-        self.awaiting_ack.clear();
-        self.aci = AciAllocator::new(Half::Low);
         // The full buffer went with the uplink: the applications left may read again.
         if std::mem::take(&mut self.apps_paused) {
             for &sock in self.apps.keys() {
@@ -401,10 +403,41 @@ impl OnionProxy {
                 self.on_cells(now);
             }
             Some(UplinkEvent::Cells) => self.on_cells(now),
-            Some(UplinkEvent::Down(why)) => self.uplink_down(&why),
+            Some(UplinkEvent::Down(why)) => self.uplink_down(why.describe()),
         }
     }
 }
 
+impl OnionProxy {
+    /// An application's socket has `bytes` unwritten: the uplink is paused while any
+    /// application is above the high-water mark, and resumed only when none is.
+    fn app_buffered(&mut self, sock: SockId, bytes: usize) {
+        use crate::link::backpressure::{HIGH_WATER, LOW_WATER};
+        if bytes >= HIGH_WATER {
+            if self.congested.insert(sock) && self.congested.len() == 1 {
+                if let Some(up) = self.uplink.sock() {
+                    self.actions.push_back(Action::PauseRead { sock: up });
+                }
+            }
+        } else if bytes <= LOW_WATER {
+            self.app_drained(sock);
+        }
+    }
+
+    /// An application is below the low-water mark (or gone).
+    fn app_drained(&mut self, sock: SockId) {
+        if self.congested.remove(&sock) && self.congested.is_empty() {
+            if let Some(up) = self.uplink.sock() {
+                self.actions.push_back(Action::ResumeRead { sock: up });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod backpressure_tests;
 mod driven;
 pub mod isolation;
+mod status;
+
+pub use status::OnionProxyStatus;

@@ -45,11 +45,23 @@ const MAX_PIPELINE: usize = 16;
 pub struct HttpConfig {
     /// The privacy filter of protocol.md §11 (`--no-filter` turns it off).
     pub filter: bool,
+    /// How long a keep-alive client may stay silent between requests (`--idle-timeout`).
+    pub idle_timeout: std::time::Duration,
+}
+
+/// The default time a keep-alive client may stay silent between requests.
+pub const HTTP_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl HttpConfig {
+    /// The defaults with the filter on or off.
+    pub fn filtered(filter: bool) -> Self {
+        HttpConfig { filter, idle_timeout: HTTP_IDLE_TIMEOUT }
+    }
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { filter: true }
+        HttpConfig::filtered(true)
     }
 }
 
@@ -250,5 +262,15 @@ impl Session for HttpSession {
         let text = "this address may not use the proxy (--allow-from)";
         self.out.send_client(&exchange::local_response(403, "Forbidden", text, true, 1));
         self.finish_client();
+    }
+
+    /// Between requests on a keep-alive connection, or lingering for the client's EOF.
+    fn idle_timeout(&self) -> Option<std::time::Duration> {
+        let between = self.tunnel.is_none()
+            && matches!(self.client, ClientState::Heads)
+            && self.input.is_empty()
+            && self.held.is_none()
+            && self.exchanges.is_empty();
+        (between || self.lingering).then_some(self.config.idle_timeout)
     }
 }

@@ -9,7 +9,7 @@ use crate::proxy::Session;
 use crate::wire::standard::{Host, Protocol, Status};
 
 fn proxy(filter: bool) -> Harness<HttpSession> {
-    Harness::new(HttpSession::new(HttpConfig { filter }))
+    Harness::new(HttpSession::new(HttpConfig::filtered(filter)))
 }
 
 const BROWSER_GET: &str = "GET http://www.server.com/file.html?q=1#frag HTTP/1.1\r\n\
@@ -319,6 +319,6 @@ proptest! {
             Just(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n".to_vec()),
             Just(b"CONNECT c.example:443 HTTP/1.1\r\n\r\n".to_vec()),
         ]), 0..40), filter: bool) {
-        run_events(HttpSession::new(HttpConfig { filter }), events);
+        run_events(HttpSession::new(HttpConfig::filtered(filter)), events);
     }
 }

@@ -40,12 +40,24 @@ pub struct SmtpConfig {
     pub filter: bool,
     /// Under the filter, keep Subject, Date, MIME-* and Content-* (`--keep-headers`).
     pub keep_headers: bool,
+    /// A session with no event for this long is closed (`--idle-timeout`; RFC 5321's 5
+    /// minutes per command by default).
+    pub idle_timeout: std::time::Duration,
 }
+
+/// RFC 5321 §4.5.3.2: 5 minutes per command.
+pub const SMTP_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl SmtpConfig {
     /// Defaults: port 25, filter on, all headers deleted.
     pub fn new(hostname: impl Into<String>) -> Self {
-        SmtpConfig { hostname: hostname.into(), port: SMTP_PORT, filter: true, keep_headers: false }
+        SmtpConfig {
+            hostname: hostname.into(),
+            port: SMTP_PORT,
+            filter: true,
+            keep_headers: false,
+            idle_timeout: SMTP_IDLE_TIMEOUT,
+        }
     }
 
     fn header_mode(&self) -> HeaderMode {
@@ -331,5 +343,10 @@ impl Session for SmtpSession {
 
     fn is_finished(&self) -> bool {
         self.out.finished()
+    }
+
+    /// RFC 5321's 5 minutes per command (configurable).
+    fn idle_timeout(&self) -> Option<std::time::Duration> {
+        Some(self.config.idle_timeout)
     }
 }

@@ -8,6 +8,14 @@ use crate::wire::Aci;
 
 /// Bytes of a link identity: IPv4 address ‖ port (protocol.md §3).
 pub const IDENTITY_LEN: usize = 6;
+
+/// The 6-byte identity (IPv4 ‖ port) as compared for ACI halves and link direction.
+pub fn id_bytes(a: std::net::SocketAddrV4) -> [u8; IDENTITY_LEN] {
+    let mut b = [0u8; IDENTITY_LEN];
+    b[..4].copy_from_slice(&a.ip().octets());
+    b[4..].copy_from_slice(&a.port().to_be_bytes());
+    b
+}
 /// The most ACIs a half holds (the high half; the low half has one fewer, as ACI 0 is PADDING).
 pub const MAX_HALF_SIZE: usize = 0x8000;
 const WORD_BITS: usize = u64::BITS as usize;
