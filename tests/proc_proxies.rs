@@ -355,8 +355,11 @@ fn real_rlogin_through_the_proxy_logs_in_by_rhosts() {
     let mut sandbox = rlogind_sandbox::RlogindSandbox::start(&rlogind, &pam).expect("rlogind sandbox");
 
     let mut bed = Bed::new(3, full_mesh(3));
-    let policy =
-        format!("accept 127.0.0.0/8:*\naccept {}:{} proto=rlogin\nreject *:*\n", sandbox.ns_ip, rlogind_sandbox::RLOGIN_PORT);
+    let policy = format!(
+        "accept 127.0.0.0/8:*\naccept {}:{} proto=rlogin\nreject *:*\n",
+        sandbox.ns_ip,
+        rlogind_sandbox::RLOGIN_PORT
+    );
     std::fs::write(bed.path("exit-policy.txt"), policy).expect("exit policy");
     bed.start_routers(&[]);
     let rp = stack(&mut bed, "rlogin-proxy", &["--rlogin-port", &rlogind_sandbox::RLOGIN_PORT.to_string()]);

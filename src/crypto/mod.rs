@@ -1,9 +1,9 @@
 //! Cryptography: stream-cipher engines, key derivation, raw RSA blocks, and STS link keying.
 
 pub mod cipher;
-pub mod key_kind;
 pub mod ct_rsa;
 pub mod key_file;
+pub mod key_kind;
 pub mod keys;
 pub mod rsa_block;
 

@@ -4,7 +4,7 @@ mod actions;
 pub mod connect;
 pub mod interfaces;
 pub mod reactor;
-pub mod status_file;
 pub mod resolver;
+pub mod status_file;
 
 pub use reactor::{Reactor, ReactorConfig};
