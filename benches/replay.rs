@@ -74,5 +74,26 @@ fn replay(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group! { name = benches; config = config(); targets = replay }
+/// The file-backed cache as a router with `--state-dir` runs it: one record appended per onion,
+/// with the default fsync per record and with `--no-replay-fsync` (docs/security.md, "Replay
+/// cache fsync"); the RSA peel each onion costs anyway is `benches/onion.rs`.
+fn replay_file(c: &mut Criterion) {
+    let mut g = c.benchmark_group("replay_file");
+    for fsync in [true, false] {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut cache = ReplayCache::open(dir.path(), 10_000_000, T0).expect("open");
+        cache.set_fsync(fsync);
+        let mut k = 0u64;
+        let name = if fsync { "insert_fsync_per_record" } else { "insert_no_fsync" };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                cache.check_and_insert(&seed(k), (T0 + 3600) as u32, T0).expect("fresh seed");
+                k += 1;
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! { name = benches; config = config(); targets = replay, replay_file }
 criterion_main!(benches);

@@ -63,6 +63,11 @@ pub struct Args {
     /// Largest number of onion key seeds the replay cache may hold.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub replay_cache_size: usize,
+    /// Do not fsync the replay log after each record (faster onions; after a power loss the
+    /// last onions seen could be replayed). The default syncs every record before the onion is
+    /// acted on.
+    #[arg(long)]
+    pub no_replay_fsync: bool,
     /// Bound of a random per-hop delay before forwarding a DESTROY (0 = none).
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
     pub destroy_jitter: Duration,
@@ -145,7 +150,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create state directory {}", dir.display()))
                 .config()?;
-            ReplayCache::open(dir, args.replay_cache_size, now_unix).config()?
+            let mut cache = ReplayCache::open(dir, args.replay_cache_size, now_unix).config()?;
+            cache.set_fsync(!args.no_replay_fsync);
+            cache
         }
         None => {
             log::warn!("no --state-dir: the replay cache will not survive a restart");

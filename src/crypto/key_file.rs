@@ -13,7 +13,7 @@ use super::rsa_block::{private_key_from_pem, KeyError};
 /// Permission bits that make a private key file "open": any access by group or others.
 pub const OPEN_MODE_BITS: u32 = 0o077;
 /// Longest private key file read (a 1024-bit PKCS#8 PEM is under 1 KiB).
-const MAX_KEY_FILE_LEN: u64 = 64 * 1024;
+const MAX_KEY_FILE_LEN: u64 = crate::input_file::KEY_FILE_MAX;
 
 /// Whether a key file whose group or others have access is accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,14 +42,22 @@ pub fn load_private_key_file(path: &Path, open: OpenKey) -> Result<RsaPrivateKey
         }
     }
     if meta.len() > MAX_KEY_FILE_LEN {
-        return Err(KeyError::Parse { path: shown, what: "private", detail: "file too large".into() });
+        return Err(KeyError::Parse {
+            path: shown,
+            what: "private",
+            detail: format!("larger than {} KiB, the limit for a key file", MAX_KEY_FILE_LEN / 1024),
+        });
     }
     // Room for the whole file up front, so that the buffer never reallocates (which would leave
     // an unwiped copy behind).
     let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_KEY_FILE_LEN as usize + 1));
     (&mut file).take(MAX_KEY_FILE_LEN + 1).read_to_end(&mut bytes).map_err(read_err)?;
     if bytes.len() as u64 > MAX_KEY_FILE_LEN {
-        return Err(KeyError::Parse { path: shown, what: "private", detail: "file too large".into() });
+        return Err(KeyError::Parse {
+            path: shown,
+            what: "private",
+            detail: format!("larger than {} KiB, the limit for a key file", MAX_KEY_FILE_LEN / 1024),
+        });
     }
     let text = std::str::from_utf8(&bytes).map_err(|_| KeyError::Parse {
         path: shown.clone(),
@@ -94,7 +102,7 @@ mod tests {
         let big = dir.path().join("big.key");
         fs::write(&big, vec![b'A'; MAX_KEY_FILE_LEN as usize + 1]).unwrap();
         fs::set_permissions(&big, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(load_private_key_file(&big, OpenKey::Refuse).unwrap_err().to_string().contains("too large"));
+        assert!(load_private_key_file(&big, OpenKey::Refuse).unwrap_err().to_string().contains("larger than"));
         let bin = dir.path().join("bin.key");
         fs::write(&bin, [0xff, 0xfe]).unwrap();
         fs::set_permissions(&bin, fs::Permissions::from_mode(0o600)).unwrap();
