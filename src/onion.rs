@@ -20,7 +20,7 @@ pub const INNER_LEN: usize = ONION_LEN - LAYER_LEN;
 /// A 240-byte onion.
 pub type Onion = [u8; ONION_LEN];
 
-/// The byte ranges of the CREATE cells that carry an onion: 44 × 5 + 20 (SPEC §6).
+/// The byte ranges of the CREATE cells that carry an onion: 44 × 5 + 20 (protocol.md §6).
 pub fn create_chunks() -> impl Iterator<Item = std::ops::Range<usize>> {
     use crate::wire::PAYLOAD_LEN;
     (0..ONION_LEN).step_by(PAYLOAD_LEN).map(|s| s..(s + PAYLOAD_LEN).min(ONION_LEN))

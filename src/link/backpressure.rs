@@ -1,4 +1,4 @@
-//! The write-buffer marks every role applies to its sockets (SPEC §6 backpressure): above
+//! The write-buffer marks every role applies to its sockets (protocol.md §6 backpressure): above
 //! [`HIGH_WATER`] unwritten bytes the sources that feed a socket stop being read, below
 //! [`LOW_WATER`] they resume.
 

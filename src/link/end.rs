@@ -2,7 +2,7 @@
 //! funnel): connecting, STS keying, the cell codec with one output buffer per link, PADDING when
 //! the sending direction has been silent for 30 s and at the configured Poisson rate, liveness
 //! (a link on which nothing arrived for 90 s is lost), the 10 s handshake deadline, the ACIs
-//! of this end's half and the DESTROY handshake for them (SPEC §1–§3, §6). Sans-IO: the owner
+//! of this end's half and the DESTROY handshake for them (protocol.md §1–§3, §6). Sans-IO: the owner
 //! passes time and bytes in, takes [`LinkEnd::take_output`] to its socket, and closes the socket
 //! when a method answers with a [`LinkLoss`].
 
@@ -19,7 +19,7 @@ use super::{Dialler, Handshake, LinkCodec, LinkLoss, Listener, PeerIdentity};
 use crate::crypto::{RsaPrivateKey, RsaPublicKey};
 use crate::wire::{Aci, Cell};
 
-/// The link timers of SPEC §3.
+/// The link timers of protocol.md §3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkTimers {
     /// A handshake must finish within this.
@@ -53,7 +53,7 @@ pub struct Keyed {
     pub secrets: LinkSecrets,
 }
 
-/// What a DESTROY received on one of this link's ACIs means (SPEC §6).
+/// What a DESTROY received on one of this link's ACIs means (protocol.md §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DestroyIn {
     /// It acknowledges a DESTROY this end sent: the handshake is complete, the ACI free.
@@ -61,7 +61,7 @@ pub enum DestroyIn {
     /// The peer ends a live connection; this end has queued the acknowledgement and freed the
     /// ACI.
     Ended,
-    /// An ACI not in use: ignored (SPEC §6).
+    /// An ACI not in use: ignored (protocol.md §6).
     Ignored,
 }
 
@@ -142,7 +142,7 @@ impl LinkEnd {
         end
     }
 
-    /// Set the timers (defaults: SPEC §3's 10 s, 30 s and 90 s).
+    /// Set the timers (defaults: protocol.md §3's 10 s, 30 s and 90 s).
     pub fn with_timers(mut self, timers: LinkTimers) -> LinkEnd {
         self.timers = timers;
         self

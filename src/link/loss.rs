@@ -11,15 +11,15 @@ pub enum LinkLoss {
     ConnectFailed,
     /// The STS handshake failed (bad signature, unknown identity, bad DH value, ...).
     HandshakeFailed,
-    /// The STS handshake did not finish within 10 s (SPEC §3).
+    /// The STS handshake did not finish within 10 s (protocol.md §3).
     HandshakeTimeout,
-    /// Nothing arrived for 90 s (SPEC §3 liveness).
+    /// Nothing arrived for 90 s (protocol.md §3 liveness).
     Silent,
     /// The peer closed the connection.
     ClosedByPeer,
     /// The socket failed (reset, error).
     SocketError,
-    /// A cell decrypted to an unknown command: the keystreams are out of step (SPEC §1).
+    /// A cell decrypted to an unknown command: the keystreams are out of step (protocol.md §1).
     ProtocolError,
     /// A peer that must be an anonymous client authenticated as a router, or the reverse.
     WrongPeerKind,
@@ -27,7 +27,7 @@ pub enum LinkLoss {
     Replaced,
     /// The neighbour restarted (it woke us up): this link is stale.
     Stale,
-    /// A wake-up link did its job and is closed (SPEC §3).
+    /// A wake-up link did its job and is closed (protocol.md §3).
     WakeupDone,
     /// This end is shutting down.
     Shutdown,
@@ -52,7 +52,7 @@ impl LinkLoss {
         }
     }
 
-    /// Whether a dialler counts this loss before keying as a failed attempt (always, SPEC §3).
+    /// Whether a dialler counts this loss before keying as a failed attempt (always, protocol.md §3).
     pub fn before_keying(self) -> bool {
         matches!(self, LinkLoss::ConnectFailed | LinkLoss::HandshakeFailed | LinkLoss::HandshakeTimeout)
     }

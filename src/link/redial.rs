@@ -1,4 +1,4 @@
-//! When a dialler tries again (SPEC §3): capped exponential backoff with jitter, where a link
+//! When a dialler tries again (protocol.md §3): capped exponential backoff with jitter, where a link
 //! that closes before its handshake completes, or within `stable_after` (60 s) after, counts as
 //! a failed attempt. Shared by a router's lower neighbours and the anonymous uplink.
 

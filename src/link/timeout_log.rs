@@ -1,4 +1,4 @@
-//! The log line for a link handshake that timed out (SPEC §3: logged with the peer's address),
+//! The log line for a link handshake that timed out (protocol.md §3: logged with the peer's address),
 //! rate-limited so that thousands of silent connects do not flood the log: at most one info
 //! line per peer address per minute, the next one saying how many were left out.
 //!

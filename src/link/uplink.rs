@@ -1,5 +1,5 @@
 //! The link an onion proxy or stand-alone funnel keeps to the network as an anonymous client
-//! (SPEC §3, §8): a [`LinkEnd`] dialled without authenticating itself, kept alive by PADDING,
+//! (protocol.md §3, §8): a [`LinkEnd`] dialled without authenticating itself, kept alive by PADDING,
 //! redialled with the shared [`Redial`] backoff, its outgoing cells batched into one write per
 //! wake-up. Every random draw comes from the owner's CSPRNG.
 
@@ -15,7 +15,7 @@ use crate::crypto::RsaPublicKey;
 use crate::event::{Action, Now, SockId, SockIds};
 use crate::wire::{Aci, Cell};
 
-/// A link that closes within this after its handshake counts as a failed attempt (SPEC §3).
+/// A link that closes within this after its handshake counts as a failed attempt (protocol.md §3).
 pub const STABLE_AFTER: Duration = Duration::from_secs(60);
 
 /// What became of an event on the uplink.

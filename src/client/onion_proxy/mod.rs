@@ -158,7 +158,7 @@ impl OnionProxy {
 
     /// Answer an application with a status byte; non-zero closes it and ends its anonymous
     /// connection with DESTROY. The exit's own DESTROY that follows a non-zero status crosses
-    /// ours, and each acknowledges the other (SPEC §6): the ACI is free on both sides.
+    /// ours, and each acknowledges the other (protocol.md §6): the ACI is free on both sides.
     fn answer(&mut self, sock: SockId, status: Status) {
         self.actions.push_back(Action::Send { sock, data: vec![status as u8] });
         if status != Status::Ok {
