@@ -1,5 +1,5 @@
 //! Every non-zero status the exit answers through the real onion proxy ends with the DESTROY
-//! handshake complete and the ACI free on both sides (SPEC §2, §6), as `ork status --json`
+//! handshake complete and the ACI free on both sides (protocol.md §2, §6), as `ork status --json`
 //! shows for the onion proxy and every router.
 
 mod procs;

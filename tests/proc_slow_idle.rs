@@ -1,6 +1,6 @@
 //! SLOW (about 2 minutes; skip with `cargo test -- --skip slow_`): real `ork` processes — five
 //! routers and an onion proxy — keep an idle anonymous connection alive through 105 s of
-//! silence on PADDING alone (SPEC §3 liveness), then carry data both ways.
+//! silence on PADDING alone (protocol.md §3 liveness), then carry data both ways.
 
 mod procs;
 

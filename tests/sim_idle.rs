@@ -1,4 +1,4 @@
-//! Long-lived anonymous connections in the simulation (SPEC §3 liveness, §6 DESTROY): idle
+//! Long-lived anonymous connections in the simulation (protocol.md §3 liveness, §6 DESTROY): idle
 //! connections through an onion proxy and five routers, and through the stand-alone funnel,
 //! survive 10 virtual minutes on PADDING alone; an end whose peer stops sending closes the link
 //! after 90 s and both applications see the close; every non-zero status provoked through the
