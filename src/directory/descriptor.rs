@@ -101,22 +101,22 @@ impl SignedDescriptor {
     /// Parse a descriptor starting at the current line, up to and including its signature.
     pub(crate) fn parse_lines(lines: &mut Lines<'_>) -> Result<SignedDescriptor, ParseError> {
         let start = lines.index();
-        let (no, version) = lines.expect("ork-router-descriptor")?;
+        let (no, version) = lines.keyword("ork-router-descriptor")?;
         if version != "1" {
             return Err(ParseError::at(no, format!("unknown descriptor version {version:?}")));
         }
-        let (no, name) = lines.expect("name")?;
+        let (no, name) = lines.keyword("name")?;
         if !valid_name(name) {
             return Err(ParseError::at(no, format!("bad router name {name:?} (1-32 of A-Z a-z 0-9 - _ .)")));
         }
-        let (no, addr) = lines.expect("address")?;
+        let (no, addr) = lines.keyword("address")?;
         let addr = parse_addr(no, addr)?;
-        let (no, key) = lines.expect("key")?;
+        let (no, key) = lines.keyword("key")?;
         let key = sign::key_from_hex(key)
             .ok_or_else(|| ParseError::at(no, "key: not a 1024-bit RSA key (hex SubjectPublicKeyInfo DER)"))?;
-        let (no, published) = lines.expect("published")?;
+        let (no, published) = lines.keyword("published")?;
         let published = number(no, "published", published)?;
-        let (no, ciphers) = lines.expect("ciphers")?;
+        let (no, ciphers) = lines.keyword("ciphers")?;
         let ciphers = ciphers
             .split(' ')
             .map(|c| match c.parse::<u8>() {
@@ -151,7 +151,7 @@ impl SignedDescriptor {
             lines.next_line();
         }
         let body = lines.raw_since(start);
-        let (no, sig) = lines.expect("signature")?;
+        let (no, sig) = lines.keyword("signature")?;
         let sig = hex::decode(sig).map_err(|_| ParseError::at(no, "signature: not hex"))?;
         if !sign::verify(&desc.key, body.as_bytes(), &sig) {
             return Err(ParseError::BadSignature { name: desc.name });

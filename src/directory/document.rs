@@ -159,18 +159,18 @@ impl NetworkDocument {
     pub fn parse(bytes: &[u8]) -> Result<NetworkDocument, ParseError> {
         let text = check_text(bytes, MAX_DOCUMENT_LEN)?;
         let mut lines = Lines::new(text, 0);
-        let (no, version) = lines.expect("ork-network-document")?;
+        let (no, version) = lines.keyword("ork-network-document")?;
         if version != "1" {
             return Err(ParseError::at(no, format!("unknown document version {version:?}")));
         }
-        let (no, kind) = lines.expect("kind")?;
+        let (no, kind) = lines.keyword("kind")?;
         let kind = match kind {
             "vote" => DocumentKind::Vote,
             "consensus" => DocumentKind::Consensus,
             other => return Err(ParseError::at(no, format!("unknown kind {other:?}"))),
         };
         let mut num = |keyword: &'static str| -> Result<(usize, u64), ParseError> {
-            let (no, v) = lines.expect(keyword)?;
+            let (no, v) = lines.keyword(keyword)?;
             Ok((no, number(no, keyword, v)?))
         };
         let (_, period) = num("period")?;
@@ -201,7 +201,7 @@ impl NetworkDocument {
         let validity = Validity { period, valid_after, fresh_until, valid_until };
         let mut doc = NetworkDocument::new(kind, validity, routers);
         for &(i, j) in &doc.links {
-            let (no, rest) = lines.expect("link")?;
+            let (no, rest) = lines.keyword("link")?;
             let want = format!("{} {}", doc.routers[i].desc.name, doc.routers[j].desc.name);
             if rest != want {
                 return Err(ParseError::at(

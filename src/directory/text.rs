@@ -72,7 +72,7 @@ impl<'a> Lines<'a> {
     }
 
     /// The next line, which must start with `keyword`; returns its number and arguments.
-    pub fn expect(&mut self, keyword: &'static str) -> Result<(usize, &'a str), ParseError> {
+    pub fn keyword(&mut self, keyword: &'static str) -> Result<(usize, &'a str), ParseError> {
         match self.next_line() {
             Some((no, k, rest)) if k == keyword => Ok((no, rest)),
             Some((no, k, _)) => Err(ParseError::at(no, format!("expected {keyword:?}, found {k:?}"))),
@@ -117,9 +117,9 @@ mod tests {
         assert_eq!(check_text(b"a\tb", 10), Err(ParseError::NotText { offset: 1 }));
         assert_eq!(check_text(b"abc", 2), Err(ParseError::TooLarge { len: 3, max: 2 }));
         let mut l = Lines::new("one 1\ntwo 2 3\n", 0);
-        assert_eq!(l.expect("one"), Ok((1, "1")));
-        assert!(l.expect("three").unwrap_err().to_string().starts_with("line 2: expected \"three\""));
-        assert_eq!(l.expect("x"), Err(ParseError::Truncated("x")));
+        assert_eq!(l.keyword("one"), Ok((1, "1")));
+        assert!(l.keyword("three").unwrap_err().to_string().starts_with("line 2: expected \"three\""));
+        assert_eq!(l.keyword("x"), Err(ParseError::Truncated("x")));
         assert_eq!(number(1, "n", "12"), Ok(12));
         assert!(number(1, "n", "+1").is_err() && number(1, "n", "").is_err());
         assert!(number(1, "n", "99999999999999999999").is_err());
