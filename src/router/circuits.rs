@@ -3,10 +3,11 @@
 
 use log::{debug, info, warn};
 
-use super::core::{CircId, Circuit, Next, Router, Slot, Timer};
+use super::core::{CircId, Circuit, Next, Router, Slot};
 use super::exit::Exit;
 use super::onion_rate::ONION_RATE_REFUSAL;
 use super::slots::{MAX_CREATING, MAX_CREATING_PER_LINK};
+use super::timers::Timer;
 use crate::crypto::Engine;
 use crate::event::{Action, Now, SockId};
 use crate::onion::{self, create_chunks, Onion, ONION_LEN};
@@ -252,7 +253,7 @@ impl Router {
 
     /// Whether a DESTROY for (link, ACI) waits for its jitter timer.
     fn destroy_held(&self, link: SockId, aci: Aci) -> bool {
-        self.timers.values().any(|t| matches!(t, Timer::Destroy(l, a) if *l == link && *a == aci))
+        self.timers.destroy_held(link, aci)
     }
 
     /// Queue the DESTROY cell itself (the slot is already waiting for the acknowledgement).

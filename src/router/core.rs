@@ -21,20 +21,10 @@ use super::onion_rate::{OnionRate, OnionRateLimit};
 use super::replay::ReplayCache;
 use super::slots::Slots;
 use super::stats::Stats;
+use super::timers::{Timer, Timers};
 use crate::crypto::Engine;
 use crate::event::{Action, Core, ListenerIdx, Now, SockId, SockIds};
 use crate::wire::{Aci, Cell};
-
-/// Something to do later.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Timer {
-    /// Try the exit connection again.
-    ExitRetry(CircId),
-    /// Send a DESTROY held back by the destroy jitter.
-    Destroy(SockId, Aci),
-    /// Give up on a CREATE reassembly begun at this instant if it is still incomplete.
-    CreateTimeout(SockId, Aci, Instant),
-}
 
 /// Identifies one anonymous connection through this router.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,8 +78,7 @@ pub struct Router {
     pub(super) replay: ReplayCache,
     pub(super) flow: Flow,
     pub(super) housekeeping_due: Option<Instant>,
-    pub(super) timers: BTreeMap<(Instant, u64), Timer>,
-    pub(super) timer_seq: u64,
+    pub(super) timers: Timers,
     pub(super) stats: Stats,
     pub(super) started: bool,
     pub(super) onion_rate: OnionRateLimit<SockId>,
@@ -130,8 +119,7 @@ impl Router {
             replay,
             flow: Flow::default(),
             housekeeping_due: None,
-            timers: BTreeMap::new(),
-            timer_seq: 0,
+            timers: Timers::default(),
             stats: Stats::default(),
             started: false,
             onion_rate: OnionRateLimit::new(OnionRate::default()),
@@ -205,8 +193,7 @@ impl Router {
     }
 
     pub(super) fn set_timer(&mut self, at: Instant, timer: Timer) {
-        self.timer_seq += 1;
-        self.timers.insert((at, self.timer_seq), timer);
+        self.timers.set(at, timer);
     }
 
     pub(super) fn new_circ_id(&mut self) -> CircId {
@@ -335,7 +322,7 @@ impl Core for Router {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        [self.mix_due, self.housekeeping_due, self.timers.keys().next().map(|k| k.0)].into_iter().flatten().min()
+        [self.mix_due, self.housekeeping_due, self.timers.next_due()].into_iter().flatten().min()
     }
 
     fn poll_action(&mut self) -> Option<Action> {

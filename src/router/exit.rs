@@ -10,7 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use log::{debug, info};
 
-use super::core::{CircId, Next, Router, Timer};
+use super::core::{CircId, Next, Router};
+use super::timers::Timer;
 use crate::config::policy::RLOGIN_PORT;
 use crate::event::{queue_send, Action, Now, SockId};
 use crate::wire::rlogin_preamble::{self, MAX_PREAMBLE_LEN};
@@ -275,11 +276,7 @@ impl Router {
 
     /// Fire due timers (exit connection retries, jittered DESTROYs).
     pub(super) fn run_timers(&mut self, now: Now) {
-        while let Some((&(at, seq), &timer)) = self.timers.iter().next() {
-            if at > now.mono {
-                return;
-            }
-            self.timers.remove(&(at, seq));
+        while let Some(timer) = self.timers.pop_due(now.mono) {
             match timer {
                 Timer::ExitRetry(id) => {
                     if matches!(self.exit_mut(id).map(|e| &e.state), Some(ExitState::Retrying)) {

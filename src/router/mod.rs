@@ -12,6 +12,7 @@ pub mod onion_rate;
 pub mod replay;
 pub mod slots;
 pub mod stats;
+mod timers;
 
 pub use self::config::{RouterConfig, Timeouts};
 pub use self::core::Router;
