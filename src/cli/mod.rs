@@ -18,6 +18,7 @@ pub mod rlogin_proxy;
 mod route_check;
 pub mod router;
 mod router_directory;
+mod router_reply;
 pub mod smtp_proxy;
 pub mod socks_proxy;
 pub mod status;

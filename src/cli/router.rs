@@ -92,6 +92,8 @@ pub struct Args {
     pub link_key_log: Option<PathBuf>,
     #[command(flatten)]
     pub directory: super::router_directory::DirectoryArgs,
+    #[command(flatten)]
+    pub reply: super::router_reply::ReplyArgs,
 }
 
 /// The identity sent to neighbours: --address, else the listen host, else 127.0.0.1.
@@ -159,6 +161,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ReplayCache::new(args.replay_cache_size)
         }
     };
+    let reply = args.reply.part(args.state_dir.as_deref(), now_unix, !args.no_replay_fsync)?;
     let descriptor = match &args.directory.directory {
         Some(path) => {
             let auths = ork::directory::Authorities::parse_file(path).config()?;
@@ -201,7 +204,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     log::info!("listening on {bind} as {identity}");
     let reactor_cfg = ReactorConfig { status_file: args.status_file.clone(), key_log, ..ReactorConfig::default() };
-    let router = Router::new(cfg, replay).with_onion_rate(onion_rate);
+    let router = Router::new(cfg, replay).with_onion_rate(onion_rate).with_reply(reply);
     match descriptor {
         Some((auths, text)) => {
             let core = ork::directory::publisher::Publishing::new(router, auths, text, args.directory.publish_interval);

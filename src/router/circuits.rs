@@ -1,7 +1,7 @@
 //! Anonymous connections at a router (protocol.md §6): CREATE reassembly and onion peeling, DATA
 //! crypting, and the DESTROY handshake.
 
-use log::{debug, info, warn};
+use log::{info, warn};
 
 use super::core::{CircId, Circuit, Next, Router, Slot};
 use super::exit::Exit;
@@ -10,7 +10,8 @@ use super::slots::{MAX_CREATING, MAX_CREATING_PER_LINK};
 use super::timers::Timer;
 use crate::crypto::Engine;
 use crate::event::{Action, Now, SockId};
-use crate::onion::{self, create_chunks, Onion, ONION_LEN};
+use crate::onion::{create_chunks, Onion, ONION_LEN};
+use crate::wire::layer::LayerKind;
 use crate::wire::{Aci, Cell, Command, PAYLOAD_LEN};
 
 /// DATA cells kept while an onion is still arriving (more is a misbehaving client).
@@ -91,35 +92,20 @@ impl Router {
     fn process_onion(&mut self, now: Now, link: SockId, aci: Aci) {
         let Some(Slot::Creating { onion, early, .. }) = self.slots.remove(&(link, aci)) else { return };
         let Ok(bytes) = <Onion>::try_from(onion.as_slice()) else { return };
-        let max = self.cfg.max_onion_lifetime.as_secs();
-        let peeled = match onion::peel(&self.cfg.key, &bytes, now.unix, max, &mut self.rng) {
+        let peeled = match self.peel_checked(now, link, &bytes) {
             Ok(p) => p,
-            Err(e) => {
-                let reason = match e {
-                    onion::OnionError::Expired { .. } => "expired",
-                    onion::OnionError::TooFarAhead { .. } => "expiration too far ahead",
-                    onion::OnionError::Layer(_) | onion::OnionError::Rsa(_) => "undecryptable layer",
-                    _ => "bad onion",
-                };
-                debug!("onion on ACI {aci}: {e}");
-                self.refuse(now, link, aci, reason);
-                return;
-            }
+            Err(reason) => return self.refuse(now, link, aci, reason),
         };
-        if let Err(e) = self.replay.check_and_insert(&peeled.layer.seed, peeled.layer.expiration, now.unix) {
-            let reason = match e {
-                super::replay::ReplayRefusal::Replayed => "replayed",
-                super::replay::ReplayRefusal::Full => "replay cache full",
-                super::replay::ReplayRefusal::Io(_) => "replay cache write failed",
-            };
-            self.refuse(now, link, aci, reason);
-            return;
-        }
         let layer = &peeled.layer;
         let fwd = Engine::new(layer.forw_f, &peeled.keys.key3);
         let back = Engine::new(layer.back_f, &peeled.keys.key2);
         let id = self.new_circ_id();
-        let next = if layer.is_exit() {
+        let next = if layer.kind == LayerKind::ReplyEndpoint {
+            match self.open_leg(now, id, &peeled) {
+                Ok(leg) => Next::ReplyLeg(Box::new(leg)),
+                Err(reason) => return self.refuse(now, link, aci, reason),
+            }
+        } else if layer.is_exit() {
             Next::Exit(Box::new(Exit::new()))
         } else {
             let hop = layer.next_hop;
@@ -158,7 +144,8 @@ impl Router {
         let tag = |s: &SockId| self.links.get(s).and_then(|l| l.key_log_tag.clone()).unwrap_or_else(|| "-".into());
         let out = match next {
             Next::Link(out, out_aci) => format!("{} {}", tag(out), out_aci.0),
-            Next::Exit(_) => "exit".into(),
+            Next::Exit(_) | Next::Splice(_) => "exit".into(),
+            Next::ReplyLeg(_) => "reply-endpoint".into(),
         };
         let line = format!("circuit {} {} {out}", tag(&link), aci.0);
         self.actions.push_back(Action::KeyLog { line });
@@ -192,7 +179,11 @@ impl Router {
                     self.queue_cell(now, out, cell);
                 }
                 Next::Exit(_) => self.exit_forward(now, id, &cell),
+                Next::ReplyLeg(_) => self.leg_write(now, id, &cell.body),
+                Next::Splice(_) => self.splice_forward(now, id, &cell),
             }
+        } else if matches!(c.next, Next::Splice(_)) {
+            self.splice_backward(now, id, &cell);
         } else {
             c.back.apply(&mut cell.body);
             let (out, out_aci) = c.prev;
@@ -284,6 +275,14 @@ impl Router {
                 }
             }
             Next::Exit(exit) => self.exit_close(&exit),
+            Next::ReplyLeg(leg) => self.leg_close(&leg),
+            Next::Splice(splice) => match splice.take_out() {
+                Some(Next::Link(out, out_aci)) if from != Some((out, out_aci)) => {
+                    self.forward_destroy(now, out, out_aci)
+                }
+                Some(Next::ReplyLeg(leg)) => self.leg_close(&leg),
+                _ => {}
+            },
         }
     }
 }

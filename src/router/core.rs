@@ -44,6 +44,10 @@ pub(super) enum Slot {
 pub(super) enum Next {
     Link(SockId, Aci),
     Exit(Box<Exit>),
+    /// hn of a reply route: the endpoint leg (`reply_leg.rs`).
+    ReplyLeg(Box<super::reply_leg::ReplyLeg>),
+    /// A protocol-6 exit spliced into a reply route (`splice.rs`).
+    Splice(Box<super::splice::Splice>),
 }
 
 /// One anonymous connection at this router.
@@ -84,6 +88,8 @@ pub struct Router {
     pub(super) onion_rate: OnionRateLimit<SockId>,
     /// Handshake timeouts, logged at most once per peer address per minute.
     pub(super) timeouts_log: crate::link::TimeoutLog,
+    /// Reply onions' settings, replay quota and rate (`reply.rs`).
+    pub(super) reply: super::reply::ReplyPart,
 }
 
 /// Housekeeping (link timers, padding, replay expiry) runs this often.
@@ -124,6 +130,7 @@ impl Router {
             started: false,
             onion_rate: OnionRateLimit::new(OnionRate::default()),
             timeouts_log: crate::link::TimeoutLog::default(),
+            reply: super::reply::ReplyPart::default(),
         }
     }
 
@@ -264,7 +271,9 @@ impl Core for Router {
     }
 
     fn connected(&mut self, now: Now, sock: SockId, result: io::Result<()>) {
-        if self.streams.contains_key(&sock) {
+        if self.leg_of(sock).is_some() {
+            self.leg_connected(now, sock, result);
+        } else if self.streams.contains_key(&sock) {
             self.exit_connected(now, sock, result);
         } else {
             self.link_connected(now, sock, result);
@@ -272,7 +281,9 @@ impl Core for Router {
     }
 
     fn received(&mut self, now: Now, sock: SockId, data: &[u8]) {
-        if self.streams.contains_key(&sock) {
+        if self.leg_of(sock).is_some() {
+            self.leg_received(now, sock, data);
+        } else if self.streams.contains_key(&sock) {
             self.exit_received(now, sock, data);
         } else {
             self.link_received(now, sock, data);
@@ -280,7 +291,9 @@ impl Core for Router {
     }
 
     fn eof(&mut self, now: Now, sock: SockId) {
-        if self.streams.contains_key(&sock) {
+        if self.leg_of(sock).is_some() {
+            self.leg_ended(now, sock, "EOF");
+        } else if self.streams.contains_key(&sock) {
             self.exit_eof(now, sock);
         } else {
             self.link_lost(now, sock, crate::link::LinkLoss::ClosedByPeer);
@@ -288,7 +301,9 @@ impl Core for Router {
     }
 
     fn failed(&mut self, now: Now, sock: SockId, error: io::Error) {
-        if self.streams.contains_key(&sock) {
+        if self.leg_of(sock).is_some() {
+            self.leg_ended(now, sock, &error.to_string());
+        } else if self.streams.contains_key(&sock) {
             self.exit_failed(now, sock, &error);
         } else {
             log::debug!("link {sock}: {error}");

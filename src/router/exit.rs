@@ -100,7 +100,7 @@ impl Router {
         }
     }
 
-    fn exit_status(&mut self, now: Now, id: CircId, status: Status) {
+    pub(super) fn exit_status(&mut self, now: Now, id: CircId, status: Status) {
         *self.stats.exit_status.entry(status as u8).or_default() += 1;
         self.exit_send_back(now, id, &[status as u8]);
         if status != Status::Ok {
@@ -131,6 +131,10 @@ impl Router {
                         }
                     }
                     Err(status) => self.exit_status(now, id, status),
+                    Ok(Some((s, used))) if s.protocol == Protocol::Reply => {
+                        let rest = buf[used..].to_vec();
+                        self.splice_begin(now, id, s, rest);
+                    }
                     Ok(Some((s, used))) => {
                         // RLOGIN gets a privileged source port: only to port 513, and only
                         // after a well-formed preamble (the policy then needs an explicit rule).
@@ -289,6 +293,7 @@ impl Router {
                         self.emit_destroy(now, link, aci);
                     }
                 }
+                Timer::Reply(id) => self.reply_timer(now, id),
                 Timer::CreateTimeout(link, aci, began) => {
                     // The same reassembly (not a later one on a reused ACI) never completed.
                     if matches!(self.slots.get(&(link, aci)), Some(super::core::Slot::Creating { started, .. }) if *started == began)

@@ -31,6 +31,12 @@ impl Router {
                 _ if c.prev.0 != sink => Some(c.prev.0),
                 Next::Link(l, _) => Some(*l),
                 Next::Exit(e) => e.sock(),
+                Next::ReplyLeg(l) => Some(l.sock()),
+                Next::Splice(s) => match s.out() {
+                    Some(Next::Link(l, _)) => Some(*l),
+                    Some(Next::ReplyLeg(l)) => Some(l.sock()),
+                    _ => None,
+                },
             };
             out.extend(other.filter(|o| *o != sink));
         }

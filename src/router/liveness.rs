@@ -40,5 +40,6 @@ impl Router {
             }
         }
         self.replay.expire(now.unix);
+        self.reply.expire(now.unix);
     }
 }

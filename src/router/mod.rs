@@ -10,7 +10,10 @@ mod liveness;
 pub mod mixer;
 pub mod onion_rate;
 pub mod replay;
+pub mod reply;
+mod reply_leg;
 pub mod slots;
+mod splice;
 pub mod stats;
 mod timers;
 
@@ -22,3 +25,4 @@ pub use crate::onion::create_chunks;
 pub use mixer::Mixer;
 pub use onion_rate::{OnionRate, ONION_RATE_REFUSAL};
 pub use replay::{ReplayCache, ReplayError, ReplayRefusal};
+pub use reply::{ReplyPart, ReplySettings};

@@ -19,6 +19,8 @@ pub(super) enum Timer {
     Destroy(SockId, Aci),
     /// Give up on a CREATE reassembly begun at this instant if it is still incomplete.
     CreateTimeout(SockId, Aci, Instant),
+    /// A reply connection's 10 s wait: the onion after a protocol-6 structure, or hn's leg.
+    Reply(CircId),
 }
 
 /// Pending timers.

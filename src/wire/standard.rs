@@ -29,8 +29,7 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    /// The protocol byte of a standard structure; 5 (resolve) and 6 (reply) are not served by
-    /// this exit yet and get status 8 like any unknown protocol.
+    /// The protocol byte of a standard structure.
     pub fn from_byte(b: u8) -> Option<Protocol> {
         match b {
             1 => Some(Protocol::Rlogin),
@@ -38,6 +37,7 @@ impl Protocol {
             3 => Some(Protocol::Smtp),
             4 => Some(Protocol::Tcp),
             5 => Some(Protocol::Resolve),
+            6 => Some(Protocol::Reply),
             _ => None,
         }
     }

@@ -1,0 +1,132 @@
+//! Reply onions at a router (protocol.md §15): the reply settings (`--max-reply-lifetime`,
+//! `--no-reply-onions`, `--max-reply-cache`, `--max-reply-rate`), the reply seeds' own replay
+//! quota and per-link rate, and the checks every peel goes through. The endpoint leg at hn is
+//! in `reply_leg.rs`, the exit's protocol-6 splice in `splice.rs`.
+
+use std::time::Duration;
+
+use log::debug;
+
+use super::core::Router;
+use super::onion_rate::{OnionRate, OnionRateLimit};
+use super::replay::{ReplayCache, ReplayRefusal};
+use crate::event::{Now, SockId};
+use crate::onion::{self, OnionError, PeelLimits, Peeled};
+use crate::wire::layer::LayerKind;
+
+/// What a router does with reply onions.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplySettings {
+    /// Longest time between now and a reply onion's expiration; `None` refuses reply layers
+    /// like a bad version (`--no-reply-onions`).
+    pub max_lifetime: Option<Duration>,
+    /// Reply onions per link (token bucket); beyond it DESTROY.
+    pub rate: OnionRate,
+}
+
+impl Default for ReplySettings {
+    /// 24 h, one reply onion per second per link with a burst of 10.
+    fn default() -> Self {
+        ReplySettings {
+            max_lifetime: Some(Duration::from_secs(24 * 3600)),
+            rate: OnionRate { per_second: 1.0, burst: 10 },
+        }
+    }
+}
+
+/// Default size of the reply seeds' replay quota (`--max-reply-cache`).
+pub const DEFAULT_REPLY_CACHE: usize = 100_000;
+
+/// Why an onion was refused at the peel, as counted in the status file.
+pub(super) type Refusal = &'static str;
+
+/// The reply onions' state at a router: settings, their replay cache (own quota, own file) and
+/// their per-link rate.
+#[derive(Debug)]
+pub struct ReplyPart {
+    settings: ReplySettings,
+    cache: ReplayCache,
+    rate: OnionRateLimit<SockId>,
+}
+
+impl Default for ReplyPart {
+    fn default() -> Self {
+        ReplyPart::new(ReplySettings::default(), ReplayCache::new(DEFAULT_REPLY_CACHE))
+    }
+}
+
+impl ReplyPart {
+    /// `cache` holds reply seeds only (open it on `STATE-DIR/reply` so it has its own file).
+    pub fn new(settings: ReplySettings, cache: ReplayCache) -> ReplyPart {
+        ReplyPart { settings, rate: OnionRateLimit::new(settings.rate), cache }
+    }
+
+    /// Reply seeds held.
+    pub fn cached(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Drop expired reply seeds.
+    pub fn expire(&mut self, now_unix: u64) {
+        self.cache.expire(now_unix);
+    }
+}
+
+impl Router {
+    /// Replace the reply settings and cache (default: [`ReplySettings::default`], an in-memory
+    /// cache of [`DEFAULT_REPLY_CACHE`] seeds).
+    pub fn with_reply(mut self, reply: ReplyPart) -> Router {
+        self.reply = reply;
+        self
+    }
+
+    /// Peel an onion that arrived on `link` and run every check before it is acted on:
+    /// version, codes, freshness (reply lifetime for reply layers), a reply layer's
+    /// destination, the reply rate of the link, and the replay cache (reply seeds in their own).
+    pub(super) fn peel_checked(&mut self, now: Now, link: SockId, bytes: &onion::Onion) -> Result<Peeled, Refusal> {
+        let limits = PeelLimits {
+            max_lifetime: self.cfg.max_onion_lifetime.as_secs(),
+            max_reply_lifetime: self.reply.settings.max_lifetime.map(|d| d.as_secs()),
+        };
+        let peeled = onion::peel_with(&self.cfg.key, bytes, now.unix, &limits, &mut self.rng).map_err(|e| {
+            debug!("onion: {e}");
+            match e {
+                OnionError::Expired { .. } => "expired",
+                OnionError::TooFarAhead { .. } => "expiration too far ahead",
+                OnionError::Layer(_) | OnionError::Rsa(_) => "undecryptable layer",
+                OnionError::ReplyRelayToExit => "reply relay layer names 0.0.0.0:0",
+                OnionError::ReplyEndpointZero(_) => "reply endpoint 0:0",
+                _ => "bad onion",
+            }
+        })?;
+        let (seed, exp) = (peeled.layer.seed, peeled.layer.expiration);
+        let replay = if peeled.layer.kind == LayerKind::Ordinary {
+            self.replay.check_and_insert(&seed, exp, now.unix)
+        } else {
+            if !self.reply.rate.admit(link, now.mono) {
+                return Err("reply onion rate limit");
+            }
+            self.reply.cache.check_and_insert(&seed, exp, now.unix)
+        };
+        replay.map_err(|e| match (e, peeled.layer.kind.is_reply()) {
+            (ReplayRefusal::Replayed, _) => "replayed",
+            (ReplayRefusal::Full, false) => "replay cache full",
+            (ReplayRefusal::Full, true) => "reply cache full",
+            (ReplayRefusal::Io(_), _) => "replay cache write failed",
+        })?;
+        Ok(peeled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_protocol() {
+        let s = ReplySettings::default();
+        assert_eq!(s.max_lifetime, Some(Duration::from_secs(86_400)));
+        assert_eq!((s.rate.per_second, s.rate.burst), (1.0, 10));
+        assert_eq!(ReplyPart::default().cached(), 0);
+    }
+}
