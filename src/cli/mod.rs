@@ -14,6 +14,7 @@ pub mod keygen;
 pub mod mkonion;
 pub mod onion_proxy;
 mod peer_guess;
+mod reply_endpoint;
 pub mod rlogin_proxy;
 mod route_check;
 pub mod router;

@@ -69,6 +69,8 @@ pub struct Args {
     /// second, for `ork status`.
     #[arg(long, value_name = "FILE")]
     pub status_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub reply: super::reply_endpoint::ReplyEndpointArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -113,6 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         expires: args.expires,
         link_wait: Duration::from_secs(10),
     };
+    super::reply_endpoint::start(&args.reply, args.state_dir.as_deref())?;
     let bind = args.listen.bind_addr();
     let listener = std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     log::info!("onion proxy listening on {bind}");

@@ -2,6 +2,7 @@
 
 pub mod funnel;
 pub mod onion_proxy;
+pub mod reply_endpoint;
 /// The anonymous uplink, which lives with the other link machinery in [`crate::link`].
 pub use crate::link::uplink;
 

@@ -7,6 +7,7 @@ pub mod body;
 pub mod e2e;
 pub mod line;
 pub mod record;
+pub mod store;
 
 use sha1::{Digest, Sha1};
 
