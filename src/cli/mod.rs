@@ -6,6 +6,7 @@ mod args;
 pub mod config_file;
 mod config_paths;
 pub mod connect;
+mod connect_reply;
 pub mod directory;
 mod directory_io;
 pub mod funnel;

@@ -185,6 +185,7 @@ impl OnionProxy {
     }
 
     fn on_structure(&mut self, now: Now, sock: SockId) {
+        let entry = self.cfg.network.routers[self.cfg.entry].addr;
         let Some(app) = self.apps.get_mut(&sock) else { return };
         let AppState::Reading(buf) = &mut app.state else { return };
         if app.isolation.is_none() {
@@ -202,6 +203,11 @@ impl OnionProxy {
             Ok(Some(x)) => x,
             Err(status) => return self.answer(sock, status),
         };
+        match direct::direct_check(entry, &structure, &buf[used..]) {
+            direct::DirectCheck::Incomplete => return,
+            direct::DirectCheck::Refused(status) => return self.answer(sock, status),
+            direct::DirectCheck::NotDirect | direct::DirectCheck::Ready => {}
+        }
         let extra = buf[used..].to_vec();
         if !self.destination_allowed(&structure) {
             return self.answer(sock, Status::Policy);
@@ -228,6 +234,9 @@ impl OnionProxy {
     fn open_connection(&mut self, now: Now, sock: SockId) {
         let Some(app) = self.apps.get_mut(&sock) else { return };
         let AppState::Waiting { structure, extra, .. } = &app.state else { return };
+        if direct::is_direct(structure) {
+            return self.open_direct(now, sock);
+        }
         let (structure, extra, isolation) = (structure.clone(), extra.clone(), app.isolation);
         let (network, rng) = (&self.cfg.network, &mut self.rng);
         let drawn =
@@ -436,6 +445,7 @@ impl OnionProxy {
 
 #[cfg(test)]
 mod backpressure_tests;
+pub mod direct;
 mod driven;
 pub mod isolation;
 mod status;
