@@ -116,6 +116,10 @@ impl<S: RecordStore> ReplyEndpoint<S> {
         &self.store
     }
 
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     fn refuse(&mut self, leg: SockId, why: LegRefusal, detail: &str) {
         info!("reply leg {leg} closed: {detail}");
         *self.refused.entry(why).or_default() += 1;

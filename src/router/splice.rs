@@ -143,7 +143,9 @@ impl Router {
         let Ok(onion) = <Onion>::try_from(buf.as_slice()) else { return };
         let Some(prev) = self.circs.get(&id).map(|c| c.prev) else { return };
         let (out, hop) = if h1 == self.cfg.identity {
-            // X = h1: peel it here, with every check h1 applies to an arriving onion.
+            // X = h1: status 0 as for a neighbour (a later failure is the connection's end),
+            // then peel here with every check h1 applies to an arriving onion.
+            self.splice_status_ok(now, id);
             let peeled = match self.peel_checked(now, prev.0, &onion) {
                 Ok(p) if p.layer.kind.is_reply() => p,
                 Ok(_) => return self.splice_fail(now, id, "the onion is not a reply onion"),
@@ -153,10 +155,8 @@ impl Router {
                 }
             };
             self.stats.onions_peeled += 1;
-            let hop = (
-                Engine::new(peeled.layer.forw_f, &peeled.keys.key3),
-                Engine::new(peeled.layer.back_f, &peeled.keys.key2),
-            );
+            let keys = &peeled.keys;
+            let hop = (Engine::new(peeled.layer.forw_f, &keys.key3), Engine::new(peeled.layer.back_f, &keys.key2));
             let out = if peeled.layer.kind == LayerKind::ReplyEndpoint {
                 match self.open_leg(now, id, &peeled) {
                     Ok(leg) => Next::ReplyLeg(Box::new(leg)),
@@ -171,7 +171,10 @@ impl Router {
             (out, Some(hop))
         } else {
             match self.send_onion(now, id, h1, &onion) {
-                Some(out) => (out, None),
+                Some(out) => {
+                    self.splice_status_ok(now, id);
+                    (out, None)
+                }
                 None => {
                     info!("protocol 6: h1 is neither this router nor a neighbour with a live link; status 7");
                     return self.exit_status(now, id, Status::RouteFailed);
@@ -182,13 +185,16 @@ impl Router {
         if let Some(s) = self.splice_mut(id) {
             s.state = State::Open { out, hop };
         }
-        *self.stats.exit_status.entry(Status::Ok as u8).or_default() += 1;
-        self.exit_send_back(now, id, &[Status::Ok as u8]);
         self.splice_user_data(now, id, &rest);
     }
 
-    /// The peel at X = h1 failed after the checks: status 0 was not sent yet, but the
-    /// protocol gives the user no other answer than the connection's end.
+    fn splice_status_ok(&mut self, now: Now, id: CircId) {
+        *self.stats.exit_status.entry(Status::Ok as u8).or_default() += 1;
+        self.exit_send_back(now, id, &[Status::Ok as u8]);
+    }
+
+    /// The peel at X = h1 failed: as when h1 is a neighbour, the user learns it as the
+    /// connection's end after status 0.
     fn splice_fail(&mut self, now: Now, id: CircId, reason: &str) {
         info!("protocol 6 at h1: reply onion refused: {reason}; DESTROY");
         self.destroy_circuit(now, id, None);

@@ -16,6 +16,8 @@ use ork::router::mixer::BatchTiming;
 use ork::router::replay::ReplayCache;
 use ork::router::{Router, RouterConfig, Timeouts};
 use ork::sim::SimNet;
+
+pub mod reply;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
