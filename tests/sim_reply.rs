@@ -67,7 +67,7 @@ fn round_trip(direct: bool, route: &[usize], seed: u64) -> Option<usize> {
     let mut store = ork::reply::store::MemStore::default();
     std::mem::swap(&mut store, &mut *tb.net.node_mut::<ork::client::reply_endpoint::ReplyEndpoint<_>>(o).store_mut());
     assert!(matches!(store.load(&tag).unwrap(), Some(Record::Used { .. })), "record marked used, keys gone");
-    (0..5).find(|&i| tb.net.node::<Router>(tb.routers[i]).stats().exit_status.get(&0).is_some())
+    (0..5).find(|&i| tb.net.node::<Router>(tb.routers[i]).stats().exit_status.contains_key(&0))
 }
 
 #[test]

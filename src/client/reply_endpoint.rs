@@ -233,7 +233,7 @@ impl<S: RecordStore> ReplyEndpoint<S> {
     }
 
     /// Seal the service's bytes (or its end, when empty) into bodies for hn.
-    fn to_leg(&mut self, leg: SockId, data: &[u8]) {
+    fn send_to_leg(&mut self, leg: SockId, data: &[u8]) {
         let Some(LegState::Relaying(r)) = self.legs.get_mut(&leg).map(|l| &mut l.state) else { return };
         let mut out = Vec::with_capacity((data.len() / PAYLOAD_LEN + 1) * BODY_LEN);
         let mut sealed = data.to_vec();
@@ -282,7 +282,7 @@ impl<S: RecordStore> Core for ReplyEndpoint<S> {
 
     fn received(&mut self, now: Now, sock: SockId, data: &[u8]) {
         if let Some(&leg) = self.services.get(&sock) {
-            return self.to_leg(leg, data);
+            return self.send_to_leg(leg, data);
         }
         let Some(l) = self.legs.get_mut(&sock) else { return };
         match &mut l.state {
@@ -299,7 +299,7 @@ impl<S: RecordStore> Core for ReplyEndpoint<S> {
             let Some(LegState::Relaying(r)) = self.legs.get_mut(&leg).map(|l| &mut l.state) else { return };
             r.service_done = true;
             let user_done = r.user_done;
-            self.to_leg(leg, &[]);
+            self.send_to_leg(leg, &[]);
             if user_done {
                 self.close_leg(leg);
             }
