@@ -15,6 +15,7 @@ mod http_head;
 mod keys;
 mod link_handshake;
 mod onion_peel;
+mod reply_endpoint;
 mod reply_formats;
 mod rlogin;
 mod router_cells;
@@ -29,6 +30,7 @@ pub use directory::{descriptor, network_document};
 pub use http_head::http_head;
 pub use link_handshake::link_handshake;
 pub use onion_peel::onion_peel;
+pub use reply_endpoint::reply_endpoint;
 pub use reply_formats::reply_formats;
 pub use rlogin::rlogin;
 pub use router_cells::router_cells;
@@ -53,6 +55,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("descriptor", descriptor),
     ("network_document", network_document),
     ("reply_formats", reply_formats),
+    ("reply_endpoint", reply_endpoint),
 ];
 
 /// The harness of target `name`.

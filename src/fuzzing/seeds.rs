@@ -30,6 +30,7 @@ pub fn seeds(name: &str) -> Vec<(String, Vec<u8>)> {
         "descriptor" => directory_seeds().0,
         "network_document" => directory_seeds().1,
         "reply_formats" => reply_formats(),
+        "reply_endpoint" => reply_endpoint(),
         _ => Vec::new(),
     };
     list.into_iter().map(|(n, v)| (format!("seed-{n}"), v)).collect()
@@ -426,4 +427,26 @@ fn reply_formats() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("body", with(3, &body)),
     ]
+}
+
+fn reply_endpoint() -> Vec<(&'static str, Vec<u8>)> {
+    use crate::reply::body::{frame, RouteEngines};
+    // A leg, the live head, two bodies crypted for the record's one-hop route, the service up,
+    // its answer and EOF, the user's end of stream.
+    let mut engines =
+        RouteEngines::new(&[[0; 16]], crate::crypto::CipherCode::Aes128Ctr, crate::crypto::CipherCode::Aes128Ctr);
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let mut body = |d: &[u8]| {
+        let mut b = frame(d, &mut rng);
+        engines.seal_backward(&mut b); // any crypting: the harness only needs 45-byte bodies
+        b.to_vec()
+    };
+    let mut ok = vec![0u8, 2, 0];
+    for b in [body(b"GET / HTTP/1.0\r\n\r\n"), body(b"")] {
+        ok.extend_from_slice(&[1, 0, b.len() as u8]);
+        ok.extend_from_slice(&b);
+    }
+    ok.extend_from_slice(&[3, 0, 0, 3, 0, 2, 5, b'h', b'e', b'l', b'l', b'o', 3, 0, 3, 6, 11, 6, 15]);
+    let used = [&[0u8, 1, 0, 21, 1][..], &crate::reply::Tag::from_seed(&[1; 16]).0].concat();
+    vec![("live", ok), ("used", used), ("garbage", vec![0, 1, 0, 4, 9, 9, 9, 9, 6, 15])]
 }
