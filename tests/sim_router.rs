@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use ork::crypto::{CipherCode, Engine};
-use ork::router::Router;
+use ork::router::{OnionRefusal, Router};
 use ork::sim::ServerKind;
 use ork::wire::{Aci, Cell, Command};
 use rand::rngs::StdRng;
@@ -39,9 +39,9 @@ fn replayed_expired_and_far_future_onions_are_refused() {
     refused.sort_unstable(); // the mixer shuffles cells of different connections
     assert_eq!(refused, vec![2, 3, 4]);
     let refused = &net.node::<Router>(routers[0]).stats().onions_refused;
-    assert_eq!(refused.get("replayed"), Some(&1), "{refused:?}");
-    assert_eq!(refused.get("expired"), Some(&1), "{refused:?}");
-    assert_eq!(refused.get("expiration too far ahead"), Some(&1), "{refused:?}");
+    assert_eq!(refused.get(&OnionRefusal::Replayed), Some(&1), "{refused:?}");
+    assert_eq!(refused.get(&OnionRefusal::Expired), Some(&1), "{refused:?}");
+    assert_eq!(refused.get(&OnionRefusal::TooFarAhead), Some(&1), "{refused:?}");
 }
 
 #[test]
@@ -231,7 +231,7 @@ fn create_that_never_completes_times_out_and_floods_leave_nothing() {
     net.advance(Duration::from_secs(2), Duration::from_millis(500));
     assert_eq!(destroys(&client.cells(&net)), vec![5], "given up after 10 s");
     let stats = net.node::<Router>(routers[0]).stats();
-    assert_eq!(stats.onions_refused.get("CREATE never completed"), Some(&1), "{:?}", stats.onions_refused);
+    assert_eq!(stats.onions_refused.get(&OnionRefusal::CreateTimeout), Some(&1), "{:?}", stats.onions_refused);
     // Acknowledge, then reuse ACI 5: the old timer must not touch the new reassembly.
     let mut rng = StdRng::seed_from_u64(9);
     client.send(&mut net, &[Cell::destroy(Aci(5), &mut rng)]);
@@ -261,8 +261,8 @@ fn create_that_never_completes_times_out_and_floods_leave_nothing() {
     let r = net.node::<Router>(routers[0]);
     // At most MAX_CREATING_PER_LINK reassemblies at once: the rest are refused at once.
     let held = ork::router::slots::MAX_CREATING_PER_LINK as u64;
-    assert_eq!(r.stats().onions_refused.get("too many onions in progress"), Some(&(3000 - held)));
-    assert_eq!(r.stats().onions_refused.get("CREATE never completed"), Some(&(1 + held)));
+    assert_eq!(r.stats().onions_refused.get(&OnionRefusal::TooManyInProgress), Some(&(3000 - held)));
+    assert_eq!(r.stats().onions_refused.get(&OnionRefusal::CreateTimeout), Some(&(1 + held)));
     assert_eq!(r.connection_count(), 1, "only the real connection is left");
     let back = client.cells(&net);
     assert_eq!(destroys(&back).len(), 3000, "every partial CREATE answered with a DESTROY");
@@ -289,7 +289,12 @@ fn partial_creates_are_bounded_over_all_links() {
     net.run();
     let refused = 9 * u64::from(per_client) - MAX_CREATING as u64;
     let stats = net.node::<Router>(routers[0]).stats();
-    assert_eq!(stats.onions_refused.get("too many onions in progress"), Some(&refused), "{:?}", stats.onions_refused);
+    assert_eq!(
+        stats.onions_refused.get(&OnionRefusal::TooManyInProgress),
+        Some(&refused),
+        "{:?}",
+        stats.onions_refused
+    );
     let answered: usize = clients.iter_mut().map(|c| destroys(&c.cells(&net)).len()).sum();
     assert_eq!(answered as u64, refused, "every refused CREATE answered with a DESTROY");
     // While full, a real onion is refused too; after the timeout it goes through.
@@ -299,7 +304,7 @@ fn partial_creates_are_bounded_over_all_links() {
     assert_eq!(destroys(&real.cells(&net)), vec![7]);
     net.advance(Duration::from_secs(11), Duration::from_secs(1));
     let stats = net.node::<Router>(routers[0]).stats();
-    assert_eq!(stats.onions_refused.get("CREATE never completed"), Some(&(MAX_CREATING as u64)));
+    assert_eq!(stats.onions_refused.get(&OnionRefusal::CreateTimeout), Some(&(MAX_CREATING as u64)));
     let (again, _) = onion_for(&[0, 1], net.now.unix as u32 + 600, 2);
     real.send(&mut net, &create_cells(9, &again));
     net.run();

@@ -5,11 +5,12 @@ use log::{debug, info, warn};
 
 use super::core::{CircId, Circuit, Next, Router, Slot};
 use super::exit::Exit;
-use super::onion_rate::ONION_RATE_REFUSAL;
+use super::refusal::{OnionRefusal, REFUSAL_LOG_INTERVAL};
 use super::slots::{MAX_CREATING, MAX_CREATING_PER_LINK};
 use super::timers::Timer;
 use crate::crypto::Engine;
 use crate::event::{Action, Now, SockId};
+use crate::log_limit::LogLimit;
 use crate::onion::{self, create_chunks, Onion, ONION_LEN};
 use crate::wire::{Aci, Cell, Command, PAYLOAD_LEN};
 
@@ -42,11 +43,11 @@ impl Router {
         match self.slots.get_mut(&(link, aci)) {
             None => {
                 if len == 0 || len > PAYLOAD_LEN {
-                    self.refuse(now, link, aci, "bad CREATE length");
+                    self.refuse(now, link, aci, OnionRefusal::BadCreateLength);
                     return;
                 }
                 if self.slots.creating_on(link) >= MAX_CREATING_PER_LINK || self.slots.creating() >= MAX_CREATING {
-                    self.refuse(now, link, aci, "too many onions in progress");
+                    self.refuse(now, link, aci, OnionRefusal::TooManyInProgress);
                     return;
                 }
                 let onion = cell.body[1..1 + len].to_vec();
@@ -55,7 +56,7 @@ impl Router {
             }
             Some(Slot::Creating { onion, .. }) => {
                 if len == 0 || len > PAYLOAD_LEN || onion.len() + len > ONION_LEN {
-                    self.refuse(now, link, aci, "bad CREATE length");
+                    self.refuse(now, link, aci, OnionRefusal::BadCreateLength);
                     return;
                 }
                 onion.extend_from_slice(&cell.body[1..1 + len]);
@@ -73,7 +74,7 @@ impl Router {
         if let Some(Slot::Creating { onion, .. }) = self.slots.get(&(link, aci)) {
             if onion.len() == ONION_LEN {
                 if !self.onion_rate.admit(link, now.mono) {
-                    return self.refuse(now, link, aci, ONION_RATE_REFUSAL);
+                    return self.refuse(now, link, aci, OnionRefusal::RateLimited);
                 }
                 self.process_onion(now, link, aci);
             }
@@ -81,8 +82,11 @@ impl Router {
     }
 
     /// Refuse a connection being created: DESTROY back and count the reason.
-    pub(super) fn refuse(&mut self, now: Now, link: SockId, aci: Aci, reason: &str) {
-        info!("refused onion on ACI {aci}: {reason}");
+    pub(super) fn refuse(&mut self, now: Now, link: SockId, aci: Aci, reason: OnionRefusal) {
+        if let Some(skipped) = self.refusals_log.allow(now.mono, reason) {
+            let more = LogLimit::<OnionRefusal>::more(skipped, REFUSAL_LOG_INTERVAL);
+            info!("refused onion on ACI {aci}: {reason}{more}");
+        }
         self.stats.refuse(reason);
         self.slots.remove(&(link, aci));
         self.send_destroy(now, link, aci);
@@ -95,24 +99,13 @@ impl Router {
         let peeled = match onion::peel(&self.cfg.key, &bytes, now.unix, max, &mut self.rng) {
             Ok(p) => p,
             Err(e) => {
-                let reason = match e {
-                    onion::OnionError::Expired { .. } => "expired",
-                    onion::OnionError::TooFarAhead { .. } => "expiration too far ahead",
-                    onion::OnionError::Layer(_) | onion::OnionError::Rsa(_) => "undecryptable layer",
-                    _ => "bad onion",
-                };
                 debug!("onion on ACI {aci}: {e}");
-                self.refuse(now, link, aci, reason);
+                self.refuse(now, link, aci, OnionRefusal::from_peel(&e));
                 return;
             }
         };
         if let Err(e) = self.replay.check_and_insert(&peeled.layer.seed, peeled.layer.expiration, now.unix) {
-            let reason = match e {
-                super::replay::ReplayRefusal::Replayed => "replayed",
-                super::replay::ReplayRefusal::Full => "replay cache full",
-                super::replay::ReplayRefusal::Io(_) => "replay cache write failed",
-            };
-            self.refuse(now, link, aci, reason);
+            self.refuse(now, link, aci, OnionRefusal::from_replay(&e));
             return;
         }
         let layer = &peeled.layer;
@@ -125,11 +118,11 @@ impl Router {
             let hop = layer.next_hop;
             let out = self.neighbors.iter().find(|n| n.addr == hop).and_then(|n| n.link);
             let Some(out) = out else {
-                self.refuse(now, link, aci, "next hop not a neighbour or its link is down");
+                self.refuse(now, link, aci, OnionRefusal::NextHopUnreachable);
                 return;
             };
             let Some(out_aci) = self.links.get_mut(&out).and_then(|l| l.end.allocate_aci(&mut self.rng)) else {
-                self.refuse(now, link, aci, "no free ACI on the next link");
+                self.refuse(now, link, aci, OnionRefusal::NoFreeAci);
                 return;
             };
             for r in create_chunks() {
@@ -170,7 +163,7 @@ impl Router {
             Some(Slot::Live(id)) => *id,
             Some(Slot::Creating { early, .. }) => {
                 if early.len() >= MAX_EARLY_CELLS {
-                    self.refuse(now, link, aci, "too many DATA cells before the onion");
+                    self.refuse(now, link, aci, OnionRefusal::TooMuchEarlyData);
                 } else {
                     early.push(cell);
                 }

@@ -18,12 +18,14 @@ use super::flow::Flow;
 use super::links::{Link, NeighborState};
 use super::mixer::Mixer;
 use super::onion_rate::{OnionRate, OnionRateLimit};
+use super::refusal::{OnionRefusal, REFUSAL_LOG_INTERVAL, REFUSAL_LOG_LINES};
 use super::replay::ReplayCache;
 use super::slots::Slots;
 use super::stats::Stats;
 use super::timers::{Timer, Timers};
 use crate::crypto::Engine;
 use crate::event::{Action, Core, ListenerIdx, Now, SockId, SockIds};
+use crate::log_limit::LogLimit;
 use crate::wire::{Aci, Cell};
 
 /// Identifies one anonymous connection through this router.
@@ -84,6 +86,8 @@ pub struct Router {
     pub(super) onion_rate: OnionRateLimit<SockId>,
     /// Handshake timeouts, logged at most once per peer address per minute.
     pub(super) timeouts_log: crate::link::TimeoutLog,
+    /// Refusal lines, rate-limited per reason.
+    pub(super) refusals_log: LogLimit<OnionRefusal>,
 }
 
 /// Housekeeping (link timers, padding, replay expiry) runs this often.
@@ -124,6 +128,7 @@ impl Router {
             started: false,
             onion_rate: OnionRateLimit::new(OnionRate::default()),
             timeouts_log: crate::link::TimeoutLog::default(),
+            refusals_log: LogLimit::new(REFUSAL_LOG_LINES, REFUSAL_LOG_INTERVAL),
         }
     }
 

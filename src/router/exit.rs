@@ -293,7 +293,7 @@ impl Router {
                     // The same reassembly (not a later one on a reused ACI) never completed.
                     if matches!(self.slots.get(&(link, aci)), Some(super::core::Slot::Creating { started, .. }) if *started == began)
                     {
-                        self.refuse(now, link, aci, "CREATE never completed");
+                        self.refuse(now, link, aci, super::refusal::OnionRefusal::CreateTimeout);
                     }
                 }
             }
