@@ -4,10 +4,12 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
 use ork::crypto::{CipherCode, Engine};
+use ork::router::replay::{MemoryReplayStore, ReplayCache, RECORD_LEN};
 use ork::router::{OnionRefusal, Router};
 use ork::sim::ServerKind;
 use ork::wire::{Aci, Cell, Command};
@@ -42,6 +44,35 @@ fn replayed_expired_and_far_future_onions_are_refused() {
     assert_eq!(refused.get(&OnionRefusal::Replayed), Some(&1), "{refused:?}");
     assert_eq!(refused.get(&OnionRefusal::Expired), Some(&1), "{refused:?}");
     assert_eq!(refused.get(&OnionRefusal::TooFarAhead), Some(&1), "{refused:?}");
+}
+
+#[test]
+fn a_restarted_router_still_refuses_an_onion_it_accepted_before() {
+    // The replay cache writes through its store (in memory here, a file in production); the
+    // restarted router loads it, so the onion tapped before the restart is refused after it.
+    let links = full_mesh(2);
+    let (mut net, routers) = routers_only(2, links.clone(), Duration::ZERO);
+    let store = MemoryReplayStore::default();
+    let cache = |now| ReplayCache::with_store(Box::new(store.clone()), 1000, now, "memory").expect("load");
+    let fresh = router_with_cache(0, &links, 7, cache(net.now.unix), |c| c.mixing.interval = Duration::ZERO);
+    net.restart(routers[0], fresh, vec![SocketAddr::V4(router_addr(0))]);
+    net.advance(Duration::from_secs(2), Duration::from_millis(100));
+    let mut client = RawClient::connect(&mut net, 0);
+    let (onion, _) = onion_for(&[0, 1], net.now.unix as u32 + 600, 1);
+    client.send(&mut net, &create_cells(1, &onion));
+    net.run();
+    assert!(destroys(&client.cells(&net)).is_empty(), "accepted before the restart");
+    assert_eq!(store.bytes().len(), RECORD_LEN, "its key seed recorded in the store");
+
+    let restarted = router_with_cache(0, &links, 8, cache(net.now.unix), |c| c.mixing.interval = Duration::ZERO);
+    net.restart(routers[0], restarted, vec![SocketAddr::V4(router_addr(0))]);
+    net.advance(Duration::from_secs(2), Duration::from_millis(100));
+    let mut client = RawClient::connect(&mut net, 0);
+    client.send(&mut net, &create_cells(1, &onion));
+    net.run();
+    assert_eq!(destroys(&client.cells(&net)), vec![1], "the replay is refused after the restart");
+    let refused = &net.node::<Router>(routers[0]).stats().onions_refused;
+    assert_eq!(refused.get(&OnionRefusal::Replayed), Some(&1), "{refused:?}");
 }
 
 #[test]
