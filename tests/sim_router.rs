@@ -291,7 +291,7 @@ fn create_that_never_completes_times_out_and_floods_leave_nothing() {
     net.advance(Duration::from_secs(11), Duration::from_secs(1));
     let r = net.node::<Router>(routers[0]);
     // At most MAX_CREATING_PER_LINK reassemblies at once: the rest are refused at once.
-    let held = ork::router::slots::MAX_CREATING_PER_LINK as u64;
+    let held = ork::router::MAX_CREATING_PER_LINK as u64;
     assert_eq!(r.stats().onions_refused.get(&OnionRefusal::TooManyInProgress), Some(&(3000 - held)));
     assert_eq!(r.stats().onions_refused.get(&OnionRefusal::CreateTimeout), Some(&(1 + held)));
     assert_eq!(r.connection_count(), 1, "only the real connection is left");
@@ -304,7 +304,7 @@ fn create_that_never_completes_times_out_and_floods_leave_nothing() {
 /// the partial ones have timed out.
 #[test]
 fn partial_creates_are_bounded_over_all_links() {
-    use ork::router::slots::{MAX_CREATING, MAX_CREATING_PER_LINK};
+    use ork::router::{MAX_CREATING, MAX_CREATING_PER_LINK};
     let (mut net, routers) = routers_only(2, full_mesh(2), Duration::ZERO);
     let (onion, _) = onion_for(&[0, 1], net.now.unix as u32 + 600, 1);
     let first = create_cells(1, &onion)[0].clone();
