@@ -152,7 +152,15 @@ fn a_second_use_is_refused_as_a_replay() {
     let replays: u64 = tb
         .routers
         .iter()
-        .map(|&r| tb.net.node::<Router>(r).stats().onions_refused.get("replayed").copied().unwrap_or(0))
+        .map(|&r| {
+            tb.net
+                .node::<Router>(r)
+                .stats()
+                .onions_refused
+                .get(&ork::router::OnionRefusal::Replayed)
+                .copied()
+                .unwrap_or(0)
+        })
         .sum();
     assert_eq!(replays, 1, "h1 refused the replayed seed");
     assert_eq!(owner(&tb.net, o).relayed, 1, "the owner saw one connection only");

@@ -19,7 +19,7 @@ use ork::crypto::CipherCode;
 use ork::onion::ONION_LEN;
 use ork::router::onion_rate::OnionRate;
 use ork::router::replay::ReplayCache;
-use ork::router::{ReplyPart, ReplySettings, Router};
+use ork::router::{OnionRefusal, ReplyPart, ReplySettings, Router};
 use ork::sim::SimNet;
 use ork::wire::standard::Host;
 use ork::wire::{Protocol, StandardStructure};
@@ -56,8 +56,8 @@ fn default_bed(records: Vec<ork::reply::record::Record>) -> (Testbed, usize) {
     bed(|_| ReplyPart::default(), |_| Policy::accept_all(), records)
 }
 
-fn refused(tb: &Testbed, reason: &str) -> u64 {
-    tb.routers.iter().map(|&r| tb.net.node::<Router>(r).stats().onions_refused.get(reason).copied().unwrap_or(0)).sum()
+fn refused(tb: &Testbed, reason: OnionRefusal) -> u64 {
+    tb.routers.iter().map(|&r| tb.net.node::<Router>(r).stats().onions_refused.get(&reason).copied().unwrap_or(0)).sum()
 }
 
 fn assert_clean(tb: &Testbed, o: usize, what: &str) {
@@ -92,7 +92,7 @@ fn expired_at_the_routers_and_at_the_owner() {
     let u1 = User::start(&mut tb.net, tb.proxy_addr, &old, false, b"x");
     tb.net.advance(Duration::from_secs(1), STEP);
     assert_ended_after_status_0(&tb, &u1);
-    assert_eq!(refused(&tb, "expired"), 1, "h1 refused the expired onion");
+    assert_eq!(refused(&tb, OnionRefusal::Expired), 1, "h1 refused the expired onion");
     let u2 = User::start(&mut tb.net, tb.proxy_addr, &line, false, b"x");
     tb.net.advance(Duration::from_secs(1), STEP);
     assert_ended_after_status_0(&tb, &u2);
@@ -123,7 +123,7 @@ fn endpoint_refused_by_the_exit_policy_never_sees_a_connection() {
     let user = User::start(&mut tb.net, tb.proxy_addr, &line, false, b"x");
     tb.net.advance(Duration::from_secs(1), STEP);
     assert_ended_after_status_0(&tb, &user);
-    assert_eq!(refused(&tb, "reply endpoint refused by exit policy"), 1);
+    assert_eq!(refused(&tb, OnionRefusal::ReplyEndpointRefused), 1);
     let o_ref = owner(&tb.net, o);
     assert_eq!((o_ref.relayed, o_ref.refused.values().sum::<u64>()), (0, 0), "the endpoint saw nothing");
     assert_clean(&tb, o, "policy");
@@ -204,14 +204,14 @@ fn no_reply_onions_rate_and_quota() {
         assert_ended_after_status_0(tb, &user);
     };
     run(&mut tb, &[1, 3], 20);
-    assert_eq!(refused(&tb, "undecryptable layer"), 1, "--no-reply-onions: refused like a bad version");
+    assert_eq!(refused(&tb, OnionRefusal::Undecryptable), 1, "--no-reply-onions: refused like a bad version");
     for seed in 21..24 {
         run(&mut tb, &[0, 4], seed);
     }
-    assert_eq!(refused(&tb, "reply onion rate limit"), 1, "the third on one link within the burst");
+    assert_eq!(refused(&tb, OnionRefusal::ReplyRateLimited), 1, "the third on one link within the burst");
     run(&mut tb, &[3, 4], 30);
     run(&mut tb, &[3, 4], 31);
-    assert_eq!(refused(&tb, "reply cache full"), 1, "r4's reply quota holds one seed");
+    assert_eq!(refused(&tb, OnionRefusal::ReplyCacheFull), 1, "r4's reply quota holds one seed");
     // Ordinary onions still pass r4: its reply quota is its own.
     let c = tb.net.client_connect(tb.proxy_addr).unwrap();
     let mut req = structure(ECHO.split(':').next().unwrap(), 7000);

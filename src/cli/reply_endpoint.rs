@@ -7,8 +7,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use ork::client::reply_endpoint::ReplyEndpoint;
+use ork::net::reply_store::DirStore;
 use ork::net::{Reactor, ReactorConfig};
-use ork::reply::store::DirStore;
 
 use super::args::{parse_host_port, parse_listen, HostPort, Listen};
 use super::ConfigError;

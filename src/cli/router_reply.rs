@@ -42,12 +42,8 @@ impl ReplyArgs {
             rate: OnionRate { per_second: self.max_reply_rate, burst: self.reply_burst },
         };
         let cache = match state_dir {
-            Some(dir) => {
-                let mut c = ReplayCache::open(&dir.join("reply"), self.max_reply_cache, now_unix)
-                    .map_err(|e| super::ConfigError::msg(e.to_string()))?;
-                c.set_fsync(fsync);
-                c
-            }
+            Some(dir) => ork::net::replay_file::open_cache(&dir.join("reply"), self.max_reply_cache, now_unix, fsync)
+                .map_err(|e| super::ConfigError::msg(e.to_string()))?,
             None => ReplayCache::new(self.max_reply_cache),
         };
         Ok(ReplyPart::new(settings, cache))

@@ -9,9 +9,10 @@ use log::debug;
 
 use super::core::Router;
 use super::onion_rate::{OnionRate, OnionRateLimit};
+use super::refusal::OnionRefusal;
 use super::replay::{ReplayCache, ReplayRefusal};
 use crate::event::{Now, SockId};
-use crate::onion::{self, OnionError, PeelLimits, Peeled};
+use crate::onion::{self, PeelLimits, Peeled};
 use crate::wire::layer::LayerKind;
 
 /// What a router does with reply onions.
@@ -36,9 +37,6 @@ impl Default for ReplySettings {
 
 /// Default size of the reply seeds' replay quota (`--max-reply-cache`).
 pub const DEFAULT_REPLY_CACHE: usize = 100_000;
-
-/// Why an onion was refused at the peel, as counted in the status file.
-pub(super) type Refusal = &'static str;
 
 /// The reply onions' state at a router: settings, their replay cache (own quota, own file) and
 /// their per-link rate.
@@ -83,36 +81,32 @@ impl Router {
     /// Peel an onion that arrived on `link` and run every check before it is acted on:
     /// version, codes, freshness (reply lifetime for reply layers), a reply layer's
     /// destination, the reply rate of the link, and the replay cache (reply seeds in their own).
-    pub(super) fn peel_checked(&mut self, now: Now, link: SockId, bytes: &onion::Onion) -> Result<Peeled, Refusal> {
+    pub(super) fn peel_checked(
+        &mut self,
+        now: Now,
+        link: SockId,
+        bytes: &onion::Onion,
+    ) -> Result<Peeled, OnionRefusal> {
         let limits = PeelLimits {
             max_lifetime: self.cfg.max_onion_lifetime.as_secs(),
             max_reply_lifetime: self.reply.settings.max_lifetime.map(|d| d.as_secs()),
         };
         let peeled = onion::peel_with(&self.cfg.key, bytes, now.unix, &limits, &mut self.rng).map_err(|e| {
             debug!("onion: {e}");
-            match e {
-                OnionError::Expired { .. } => "expired",
-                OnionError::TooFarAhead { .. } => "expiration too far ahead",
-                OnionError::Layer(_) | OnionError::Rsa(_) => "undecryptable layer",
-                OnionError::ReplyRelayToExit => "reply relay layer names 0.0.0.0:0",
-                OnionError::ReplyEndpointZero(_) => "reply endpoint 0:0",
-                _ => "bad onion",
-            }
+            OnionRefusal::from_peel(&e)
         })?;
         let (seed, exp) = (peeled.layer.seed, peeled.layer.expiration);
         let replay = if peeled.layer.kind == LayerKind::Ordinary {
             self.replay.check_and_insert(&seed, exp, now.unix)
         } else {
             if !self.reply.rate.admit(link, now.mono) {
-                return Err("reply onion rate limit");
+                return Err(OnionRefusal::ReplyRateLimited);
             }
             self.reply.cache.check_and_insert(&seed, exp, now.unix)
         };
-        replay.map_err(|e| match (e, peeled.layer.kind.is_reply()) {
-            (ReplayRefusal::Replayed, _) => "replayed",
-            (ReplayRefusal::Full, false) => "replay cache full",
-            (ReplayRefusal::Full, true) => "reply cache full",
-            (ReplayRefusal::Io(_), _) => "replay cache write failed",
+        replay.map_err(|e| match e {
+            ReplayRefusal::Full if peeled.layer.kind.is_reply() => OnionRefusal::ReplyCacheFull,
+            e => OnionRefusal::from_replay(&e),
         })?;
         Ok(peeled)
     }

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use log::{debug, info};
 
-use super::core::{CircId, Next, Router};
-use super::reply::Refusal;
+use super::conn_table::{ConnId, Next};
+use super::core::Router;
+use super::refusal::OnionRefusal;
 use super::timers::Timer;
 use crate::event::{queue_send, Action, Now, SockId};
 use crate::onion::Peeled;
@@ -45,25 +46,25 @@ impl ReplyLeg {
 impl Router {
     /// hn peeled a reply endpoint layer for connection `id`: check the endpoint against the
     /// exit policy and start the leg.
-    pub(super) fn open_leg(&mut self, now: Now, id: CircId, peeled: &Peeled) -> Result<ReplyLeg, Refusal> {
+    pub(super) fn open_leg(&mut self, now: Now, id: ConnId, peeled: &Peeled) -> Result<ReplyLeg, OnionRefusal> {
         let endpoint: SocketAddrV4 = peeled.layer.next_hop;
         if !self.cfg.exit_policy.allows_exit(IpAddr::V4(*endpoint.ip()), endpoint.port(), Protocol::Reply) {
             info!("reply onion refused: its endpoint is refused by the exit policy (proto=reply)");
             debug!("refused reply endpoint {endpoint}");
-            return Err("reply endpoint refused by exit policy");
+            return Err(OnionRefusal::ReplyEndpointRefused);
         }
         let sock = self.ids.fresh();
-        self.streams.insert(sock, id);
+        self.exits.add_stream(sock, id);
         debug!("reply leg {sock} connecting to the endpoint {endpoint}");
         self.actions.push_back(Action::Connect { sock, addr: SocketAddr::V4(endpoint), privileged: false });
-        self.set_timer(now.mono + LEG_CONNECT_TIMEOUT, Timer::Reply(id));
+        self.timers.set(now.mono + LEG_CONNECT_TIMEOUT, Timer::Reply(id));
         let pending = Tag::from_seed(&peeled.layer.seed).leg_head().to_vec();
         Ok(ReplyLeg { sock, connected: false, pending, inbound: Vec::new() })
     }
 
     /// The leg of connection `id` (hn's own, or a splice's when the exit is h1 = hn).
-    fn leg_mut(&mut self, id: CircId) -> Option<&mut ReplyLeg> {
-        match self.circs.get_mut(&id).map(|c| &mut c.next) {
+    fn leg_mut(&mut self, id: ConnId) -> Option<&mut ReplyLeg> {
+        match self.conns.get_mut(id).map(|c| &mut c.next) {
             Some(Next::ReplyLeg(l)) => Some(l),
             Some(Next::Splice(s)) => s.leg_mut(),
             _ => None,
@@ -71,9 +72,9 @@ impl Router {
     }
 
     /// The connection whose endpoint leg is `sock`, if it is one.
-    pub(super) fn leg_of(&self, sock: SockId) -> Option<CircId> {
-        let id = *self.streams.get(&sock)?;
-        match self.circs.get(&id).map(|c| &c.next) {
+    pub(super) fn leg_of(&self, sock: SockId) -> Option<ConnId> {
+        let id = self.exits.stream(sock)?;
+        match self.conns.get(id).map(|c| &c.next) {
             Some(Next::ReplyLeg(_)) => Some(id),
             Some(Next::Splice(s)) if s.has_leg() => Some(id),
             _ => None,
@@ -81,14 +82,14 @@ impl Router {
     }
 
     /// A forward body (already crypted with hn's key3 engine) for the endpoint.
-    pub(super) fn leg_write(&mut self, now: Now, id: CircId, body: &Body) {
+    pub(super) fn leg_write(&mut self, now: Now, id: ConnId, body: &Body) {
         let Some(leg) = self.leg_mut(id) else { return };
         if leg.connected {
             let sock = leg.sock;
             queue_send(&mut self.actions, sock, body);
         } else if leg.pending.len() + BODY_LEN > MAX_PENDING {
             info!("reply leg: {MAX_PENDING} bytes queued before the endpoint connected; DESTROY");
-            self.destroy_circuit(now, id, None);
+            self.destroy_connection(now, id, None);
         } else {
             leg.pending.extend_from_slice(body);
         }
@@ -106,8 +107,8 @@ impl Router {
             }
             Err(e) => {
                 info!("reply leg: cannot connect to the endpoint ({e}); DESTROY");
-                self.streams.remove(&sock);
-                self.destroy_circuit(now, id, None);
+                self.exits.remove_stream(sock);
+                self.destroy_connection(now, id, None);
             }
         }
     }
@@ -135,29 +136,29 @@ impl Router {
             }
         }
         debug!("reply leg {sock} ended ({why}); DESTROY");
-        self.streams.remove(&sock);
-        self.destroy_circuit(now, id, None);
+        self.exits.remove_stream(sock);
+        self.destroy_connection(now, id, None);
     }
 
     /// The 10 s connection timer of a leg fired.
-    pub(super) fn leg_timeout(&mut self, now: Now, id: CircId) {
+    pub(super) fn leg_timeout(&mut self, now: Now, id: ConnId) {
         if self.leg_mut(id).is_some_and(|l| !l.connected) {
             info!("reply leg: endpoint not connected within {LEG_CONNECT_TIMEOUT:?}; DESTROY");
-            self.destroy_circuit(now, id, None);
+            self.destroy_connection(now, id, None);
         }
     }
 
     /// The connection ended: close the endpoint socket after what was written to it.
     pub(super) fn leg_close(&mut self, leg: &ReplyLeg) {
-        if self.streams.remove(&leg.sock).is_some() {
+        if self.exits.remove_stream(leg.sock).is_some() {
             self.actions.push_back(Action::Close { sock: leg.sock });
         }
     }
 
     /// A body from the endpoint, already crypted by nothing of ours: hn crypts it with its key2
     /// engine and sends it backward (at a splice that is h1 = hn, the splice takes it over).
-    fn reply_backward(&mut self, now: Now, id: CircId, mut body: Body) {
-        let Some(c) = self.circs.get_mut(&id) else { return };
+    fn reply_backward(&mut self, now: Now, id: ConnId, mut body: Body) {
+        let Some(c) = self.conns.get_mut(id) else { return };
         if matches!(c.next, Next::Splice(_)) {
             return self.splice_from_route(now, id, body);
         }

@@ -11,7 +11,9 @@ use std::net::SocketAddrV4;
 
 use log::{debug, info};
 
-use super::core::{CircId, Next, Router, Slot};
+use super::conn_table::{ConnId, Next, Slot};
+use super::core::Router;
+use super::refusal::OnionRefusal;
 use super::reply_leg::ReplyLeg;
 use super::timers::Timer;
 use crate::crypto::Engine;
@@ -71,31 +73,31 @@ impl Splice {
 }
 
 impl Router {
-    fn splice_mut(&mut self, id: CircId) -> Option<&mut Splice> {
-        match self.circs.get_mut(&id).map(|c| &mut c.next) {
+    fn splice_mut(&mut self, id: ConnId) -> Option<&mut Splice> {
+        match self.conns.get_mut(id).map(|c| &mut c.next) {
             Some(Next::Splice(s)) => Some(s),
             _ => None,
         }
     }
 
     /// The exit read a protocol-6 structure; `rest` is what followed it.
-    pub(super) fn splice_begin(&mut self, now: Now, id: CircId, s: StandardStructure, rest: Vec<u8>) {
+    pub(super) fn splice_begin(&mut self, now: Now, id: ConnId, s: StandardStructure, rest: Vec<u8>) {
         let Host::V4(ip) = s.host else {
             info!("protocol 6: h1 must be a dotted IPv4 address; status 3");
             return self.exit_status(now, id, Status::BadAddress);
         };
-        let Some(c) = self.circs.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(id) else { return };
         let h1 = SocketAddrV4::new(ip, s.port);
         c.next = Next::Splice(Box::new(Splice { state: State::Collecting { h1, buf: Vec::new() } }));
-        self.set_timer(now.mono + ONION_WAIT, Timer::Reply(id));
+        self.timers.set(now.mono + ONION_WAIT, Timer::Reply(id));
         self.splice_user_data(now, id, &rest);
     }
 
     /// A forward DATA cell from the user (crypted with X's exit engine already).
-    pub(super) fn splice_forward(&mut self, now: Now, id: CircId, cell: &Cell) {
+    pub(super) fn splice_forward(&mut self, now: Now, id: ConnId, cell: &Cell) {
         let Some(data) = cell.data() else {
             info!("DATA Length {} > 44 at a splice: keystreams out of step; DESTROY", cell.length());
-            return self.destroy_circuit(now, id, None);
+            return self.destroy_connection(now, id, None);
         };
         if data.is_empty() {
             match self.splice_mut(id).map(|s| &s.state) {
@@ -104,7 +106,7 @@ impl Router {
                     self.splice_to_route(now, id, &end);
                 }
                 // The user ended before the onion was complete.
-                _ => self.destroy_circuit(now, id, None),
+                _ => self.destroy_connection(now, id, None),
             }
             return;
         }
@@ -112,13 +114,13 @@ impl Router {
         self.splice_user_data(now, id, &data);
     }
 
-    fn splice_user_data(&mut self, now: Now, id: CircId, data: &[u8]) {
+    fn splice_user_data(&mut self, now: Now, id: ConnId, data: &[u8]) {
         let Some(splice) = self.splice_mut(id) else { return };
         match &mut splice.state {
             State::Collecting { buf, .. } => {
                 if buf.len() + data.len() > ONION_LEN + MAX_EARLY {
                     info!("protocol 6: too much data before the reply onion was sent on; DESTROY");
-                    return self.destroy_circuit(now, id, None);
+                    return self.destroy_connection(now, id, None);
                 }
                 buf.extend_from_slice(data);
                 if buf.len() >= ONION_LEN {
@@ -135,23 +137,23 @@ impl Router {
     }
 
     /// All 240 onion bytes are here: check h1, answer status 0, send the onion on.
-    fn splice_open(&mut self, now: Now, id: CircId) {
+    fn splice_open(&mut self, now: Now, id: ConnId) {
         let Some(splice) = self.splice_mut(id) else { return };
         let State::Collecting { h1, buf } = &mut splice.state else { return };
         let h1 = *h1;
         let rest = buf.split_off(ONION_LEN);
         let Ok(onion) = <Onion>::try_from(buf.as_slice()) else { return };
-        let Some(prev) = self.circs.get(&id).map(|c| c.prev) else { return };
+        let Some(prev) = self.conns.get(id).map(|c| c.prev) else { return };
         let (out, hop) = if h1 == self.cfg.identity {
             // X = h1: status 0 as for a neighbour (a later failure is the connection's end),
             // then peel here with every check h1 applies to an arriving onion.
             self.splice_status_ok(now, id);
             let peeled = match self.peel_checked(now, prev.0, &onion) {
                 Ok(p) if p.layer.kind.is_reply() => p,
-                Ok(_) => return self.splice_fail(now, id, "the onion is not a reply onion"),
+                Ok(_) => return self.splice_fail(now, id, &"the onion is not a reply onion"),
                 Err(reason) => {
                     self.stats.refuse(reason);
-                    return self.splice_fail(now, id, reason);
+                    return self.splice_fail(now, id, &reason);
                 }
             };
             self.stats.onions_peeled += 1;
@@ -160,12 +162,12 @@ impl Router {
             let out = if peeled.layer.kind == LayerKind::ReplyEndpoint {
                 match self.open_leg(now, id, &peeled) {
                     Ok(leg) => Next::ReplyLeg(Box::new(leg)),
-                    Err(reason) => return self.splice_fail(now, id, reason),
+                    Err(reason) => return self.splice_fail(now, id, &reason),
                 }
             } else {
                 match self.send_onion(now, id, peeled.layer.next_hop, &peeled.inner) {
                     Some(out) => out,
-                    None => return self.splice_fail(now, id, "next hop not a neighbour or its link is down"),
+                    None => return self.splice_fail(now, id, &OnionRefusal::NextHopUnreachable),
                 }
             };
             (out, Some(hop))
@@ -188,34 +190,34 @@ impl Router {
         self.splice_user_data(now, id, &rest);
     }
 
-    fn splice_status_ok(&mut self, now: Now, id: CircId) {
+    fn splice_status_ok(&mut self, now: Now, id: ConnId) {
         *self.stats.exit_status.entry(Status::Ok as u8).or_default() += 1;
         self.exit_send_back(now, id, &[Status::Ok as u8]);
     }
 
     /// The peel at X = h1 failed: as when h1 is a neighbour, the user learns it as the
     /// connection's end after status 0.
-    fn splice_fail(&mut self, now: Now, id: CircId, reason: &str) {
+    fn splice_fail(&mut self, now: Now, id: ConnId, reason: &dyn std::fmt::Display) {
         info!("protocol 6 at h1: reply onion refused: {reason}; DESTROY");
-        self.destroy_circuit(now, id, None);
+        self.destroy_connection(now, id, None);
     }
 
     /// Send `onion` as 6 CREATE cells on a new ACI towards the neighbour `hop`, the new ACI
     /// standing for connection `id`.
-    fn send_onion(&mut self, now: Now, id: CircId, hop: SocketAddrV4, onion: &Onion) -> Option<Next> {
-        let out = self.neighbors.iter().find(|n| n.addr == hop).and_then(|n| n.link)?;
-        let out_aci = self.links.get_mut(&out).and_then(|l| l.end.allocate_aci(&mut self.rng))?;
+    fn send_onion(&mut self, now: Now, id: ConnId, hop: SocketAddrV4, onion: &Onion) -> Option<Next> {
+        let out = self.links.link_to(hop)?;
+        let out_aci = self.links.allocate_aci(out, &mut self.rng)?;
         for r in create_chunks() {
             if let Ok(c) = Cell::with_data(out_aci, Command::Create, &onion[r], &mut self.rng) {
                 self.queue_cell(now, out, c);
             }
         }
-        self.slots.insert((out, out_aci), Slot::Live(id));
+        self.conns.set_slot((out, out_aci), Slot::Live(id));
         Some(Next::Link(out, out_aci))
     }
 
     /// A body towards the endpoint, crypted with h1's forward engine when X = h1.
-    fn splice_to_route(&mut self, now: Now, id: CircId, b: &Body) {
+    fn splice_to_route(&mut self, now: Now, id: ConnId, b: &Body) {
         let Some(State::Open { out, hop }) = self.splice_mut(id).map(|s| &mut s.state) else { return };
         let mut b = *b;
         if let Some((fwd, _)) = hop {
@@ -233,7 +235,7 @@ impl Router {
 
     /// A body from the reply route (a backward DATA cell from h1's side, or the leg when X = h1
     /// = hn): relay its data to the user.
-    pub(super) fn splice_from_route(&mut self, now: Now, id: CircId, mut b: Body) {
+    pub(super) fn splice_from_route(&mut self, now: Now, id: ConnId, mut b: Body) {
         let Some(State::Open { hop, .. }) = self.splice_mut(id).map(|s| &mut s.state) else { return };
         if let Some((_, back)) = hop {
             back.apply(&mut b);
@@ -245,20 +247,20 @@ impl Router {
             }
             Err(e) => {
                 info!("protocol 6: body from the reply route: {e}; DESTROY both");
-                self.destroy_circuit(now, id, None);
+                self.destroy_connection(now, id, None);
             }
         }
     }
 
     /// A backward DATA cell from the reply route's side of a splice.
-    pub(super) fn splice_backward(&mut self, now: Now, id: CircId, cell: &Cell) {
+    pub(super) fn splice_backward(&mut self, now: Now, id: ConnId, cell: &Cell) {
         let mut b = [0u8; BODY_LEN];
         b.copy_from_slice(&cell.body);
         self.splice_from_route(now, id, b);
     }
 
     /// The 10 s timers of protocol 6 and of the endpoint leg.
-    pub(super) fn reply_timer(&mut self, now: Now, id: CircId) {
+    pub(super) fn reply_timer(&mut self, now: Now, id: ConnId) {
         if matches!(self.splice_mut(id).map(|s| &s.state), Some(State::Collecting { .. })) {
             info!("protocol 6: the reply onion did not arrive within {ONION_WAIT:?}; status 7");
             return self.exit_status(now, id, Status::RouteFailed);
