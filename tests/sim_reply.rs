@@ -166,3 +166,36 @@ fn a_second_use_is_refused_as_a_replay() {
     assert_eq!(owner(&tb.net, o).relayed, 1, "the owner saw one connection only");
     assert_eq!(first.plain(&tb.net), b"once", "the first connection is undisturbed");
 }
+
+#[test]
+fn no_link_carries_the_data_or_joins_user_and_owner() {
+    // Identity crypting on the user's route and on the reply route: only the end-to-end layer
+    // is left to keep the data secret.
+    let mut tb = testbed(5, full_mesh(5), 3, CipherCode::Identity, Duration::from_millis(10));
+    let exp = (tb.net.now.unix + 3600) as u32;
+    let (line, record) = reply_onion_with(CipherCode::Identity, &[1, 2, 4], endpoint_addr(), exp, 12);
+    let o = add_owner(&mut tb.net, vec![record]);
+    tb.net.log_wire = true;
+    let secret = b"PASSWORD=correct-horse-battery-staple ".repeat(10);
+    let user = User::start(&mut tb.net, tb.proxy_addr, &line, false, &secret);
+    tb.net.advance(Duration::from_secs(1), STEP);
+    assert_eq!(user.plain(&tb.net), secret, "echoed");
+    let (proxy, r5) = (tb.proxy, tb.routers[4]);
+    let mut peers_of_owner = std::collections::BTreeSet::new();
+    let mut peers_of_proxy = std::collections::BTreeSet::new();
+    for ((from, data), to) in tb.net.wire_log.iter().zip(&tb.net.wire_peers) {
+        let (ork::sim::End::Node(a, _), ork::sim::End::Node(b, _)) = (from, to) else { continue };
+        // Every node-to-node byte stream: links, and hn's leg to the owner.
+        assert!(!data.windows(16).any(|w| secret.windows(16).any(|s| s == w)), "plain data on {a} → {b}");
+        for (x, y) in [(*a, *b), (*b, *a)] {
+            if x == o {
+                peers_of_owner.insert(y);
+            }
+            if x == proxy {
+                peers_of_proxy.insert(y);
+            }
+        }
+    }
+    assert_eq!(peers_of_owner.into_iter().collect::<Vec<_>>(), vec![r5], "the owner talks to hn only");
+    assert_eq!(peers_of_proxy.into_iter().collect::<Vec<_>>(), vec![tb.routers[0]], "the user's side to r1 only");
+}

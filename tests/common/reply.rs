@@ -29,10 +29,20 @@ pub fn endpoint_addr() -> SocketAddrV4 {
 /// A reply onion for `route` (router indices, h1 first) naming `endpoint`, with the owner's
 /// record.
 pub fn reply_onion(route: &[usize], endpoint: SocketAddrV4, expiration: u32, seed: u64) -> (ReplyLine, Record) {
+    reply_onion_with(CipherCode::Aes128Ctr, route, endpoint, expiration, seed)
+}
+
+/// [`reply_onion`] with function code `code` in both directions of every layer.
+pub fn reply_onion_with(
+    code: CipherCode,
+    route: &[usize],
+    endpoint: SocketAddrV4,
+    expiration: u32,
+    seed: u64,
+) -> (ReplyLine, Record) {
     let hops: Vec<RouteHop> =
         route.iter().map(|&i| RouteHop { addr: router_addr(i), key: keys()[i].to_public_key() }).collect();
     let mut rng = StdRng::seed_from_u64(seed);
-    let code = CipherCode::Aes128Ctr;
     let plan = OnionPlan::random(hops.len(), code, code, expiration, &mut rng);
     let onion = build_reply(&hops, &plan, endpoint).expect("reply onion");
     let mut user_seed = [0u8; 16];
