@@ -1,4 +1,5 @@
-//! Reply onions refused in memory (docs/reply-onions.md): expired at the routers and at the
+//! Reply onions refused in memory (docs/reply-onions.md): layers naming 0:0 (endpoint or relay),
+//! an endpoint nothing listens on, expired at the routers and at the
 //! owner, unknown tag, an endpoint the last router's exit policy refuses (the endpoint never
 //! sees a connection), garbage on the reply endpoint, protocol 6 naming a non-neighbour, a
 //! structure whose onion never comes, `--no-reply-onions`, the per-link reply rate and the
@@ -222,4 +223,61 @@ fn no_reply_onions_rate_and_quota() {
     tb.net.server_shutdown(c);
     tb.net.advance(Duration::from_secs(1), STEP);
     assert_clean(&tb, o, "refusals");
+}
+
+/// A one-hop onion for router `r` whose only layer is `layer` (kinds and destinations
+/// `build_reply` would refuse to make).
+fn raw_onion(r: usize, layer: ork::wire::layer::Layer) -> ork::onion::Onion {
+    use ork::crypto::rsa_block::{encrypt_block, RSA_BLOCK_LEN};
+    use ork::crypto::{Engine, KeySet};
+    let mut block = layer.to_bytes().to_vec();
+    block.resize(ONION_LEN, 0x5a);
+    let mut head = [0u8; RSA_BLOCK_LEN];
+    head.copy_from_slice(&block[..RSA_BLOCK_LEN]);
+    let mut onion = encrypt_block(&keys()[r].to_public_key(), &head).unwrap().to_vec();
+    let mut tail = block[RSA_BLOCK_LEN..].to_vec();
+    Engine::des_ofb(&KeySet::derive(&layer.seed).key1_des()).apply(&mut tail);
+    onion.extend_from_slice(&tail);
+    onion.try_into().unwrap()
+}
+
+#[test]
+fn zero_endpoints_and_unreachable_endpoints() {
+    use ork::wire::layer::{Layer, LayerKind};
+    use ork::wire::Command;
+    let (mut tb, o) = default_bed(vec![]);
+    let exp = (tb.net.now.unix + 3600) as u32;
+    let layer = |kind, next_hop, b| Layer {
+        kind,
+        back_f: CipherCode::Aes128Ctr,
+        forw_f: CipherCode::Aes128Ctr,
+        next_hop,
+        expiration: exp,
+        seed: [b; 16],
+    };
+    let zero = "0.0.0.0:0".parse().unwrap();
+    let cases = [
+        (layer(LayerKind::ReplyEndpoint, zero, 1), OnionRefusal::ReplyEndpointZero),
+        (layer(LayerKind::ReplyEndpoint, "127.0.0.1:0".parse().unwrap(), 2), OnionRefusal::ReplyEndpointZero),
+        (layer(LayerKind::ReplyRelay, zero, 3), OnionRefusal::ReplyRelayToExit),
+    ];
+    let mut client = RawClient::connect(&mut tb.net, 2);
+    for (i, (l, why)) in cases.into_iter().enumerate() {
+        let aci = 10 + i as u16;
+        client.send(&mut tb.net, &create_cells(aci, &raw_onion(2, l)));
+        tb.net.advance(Duration::from_millis(100), STEP);
+        let back = client.cells(&tb.net);
+        assert!(back.iter().any(|c| c.command == Command::Destroy && c.aci.0 == aci), "{why:?}: DESTROY");
+        assert_eq!(refused(&tb, why), if i == 1 { 2 } else { 1 }, "{why:?} counted");
+    }
+    // A reply onion whose hn cannot reach the endpoint (nothing listens there): hn's one
+    // attempt fails, the user's connection ends after status 0.
+    let nowhere = "127.0.0.1:9071".parse().unwrap();
+    let (line, _) = reply_onion(&[1, 2, 3], nowhere, exp, 40);
+    let user = User::start(&mut tb.net, tb.proxy_addr, &line, false, b"x");
+    tb.net.advance(Duration::from_secs(1), STEP);
+    assert_ended_after_status_0(&tb, &user);
+    tb.net.server_reset(client.conn);
+    tb.net.advance(Duration::from_secs(1), STEP);
+    assert_clean(&tb, o, "zero and unreachable endpoints");
 }
