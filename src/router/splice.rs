@@ -13,11 +13,12 @@ use log::{debug, info};
 
 use super::conn_table::{ConnId, Next, Slot};
 use super::core::Router;
-use super::refusal::OnionRefusal;
+use super::refusal::{OnionRefusal, REFUSAL_LOG_INTERVAL};
 use super::reply_leg::ReplyLeg;
 use super::timers::Timer;
 use crate::crypto::Engine;
 use crate::event::Now;
+use crate::log_limit::LogLimit;
 use crate::onion::{create_chunks, Onion, ONION_LEN};
 use crate::reply::body::{self, Body};
 use crate::wire::cell::BODY_LEN;
@@ -148,13 +149,13 @@ impl Router {
             // X = h1: status 0 as for a neighbour (a later failure is the connection's end),
             // then peel here with every check h1 applies to an arriving onion.
             self.splice_status_ok(now, id);
+            if !self.onion_rate.admit(prev.0, now.mono) {
+                return self.splice_fail(now, id, OnionRefusal::RateLimited);
+            }
             let peeled = match self.peel_checked(now, prev.0, &onion) {
                 Ok(p) if p.layer.kind.is_reply() => p,
-                Ok(_) => return self.splice_fail(now, id, &"the onion is not a reply onion"),
-                Err(reason) => {
-                    self.stats.refuse(reason);
-                    return self.splice_fail(now, id, &reason);
-                }
+                Ok(_) => return self.splice_fail(now, id, OnionRefusal::BadOnion),
+                Err(reason) => return self.splice_fail(now, id, reason),
             };
             self.stats.onions_peeled += 1;
             let keys = &peeled.keys;
@@ -162,12 +163,12 @@ impl Router {
             let out = if peeled.layer.kind == LayerKind::ReplyEndpoint {
                 match self.open_leg(now, id, &peeled) {
                     Ok(leg) => Next::ReplyLeg(Box::new(leg)),
-                    Err(reason) => return self.splice_fail(now, id, &reason),
+                    Err(reason) => return self.splice_fail(now, id, reason),
                 }
             } else {
                 match self.send_onion(now, id, peeled.layer.next_hop, &peeled.inner) {
                     Some(out) => out,
-                    None => return self.splice_fail(now, id, &OnionRefusal::NextHopUnreachable),
+                    None => return self.splice_fail(now, id, OnionRefusal::NextHopUnreachable),
                 }
             };
             (out, Some(hop))
@@ -195,10 +196,15 @@ impl Router {
         self.exit_send_back(now, id, &[Status::Ok as u8]);
     }
 
-    /// The peel at X = h1 failed: as when h1 is a neighbour, the user learns it as the
-    /// connection's end after status 0.
-    fn splice_fail(&mut self, now: Now, id: ConnId, reason: &dyn std::fmt::Display) {
-        info!("protocol 6 at h1: reply onion refused: {reason}; DESTROY");
+    /// The onion was refused at X = h1 (under the ordinary onion rate of the user's link, and
+    /// every check of [`Router::peel_checked`]): counted and logged like any refusal, and, as
+    /// when h1 is a neighbour, the user learns it as the connection's end after status 0.
+    fn splice_fail(&mut self, now: Now, id: ConnId, reason: OnionRefusal) {
+        if let Some(skipped) = self.refusals_log.allow(now.mono, reason) {
+            let more = LogLimit::<OnionRefusal>::more(skipped, REFUSAL_LOG_INTERVAL);
+            info!("protocol 6 at h1: reply onion refused: {reason}{more}; DESTROY");
+        }
+        self.stats.refuse(reason);
         self.destroy_connection(now, id, None);
     }
 
