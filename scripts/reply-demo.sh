@@ -65,6 +65,6 @@ ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKno
 sleep 1
 echo "== the user's file (one line used)"; cut -c1-40 replies.txt
 echo "== user's onion proxy (debug): its own route to the exit that splices"; grep -h "connection to\|opened" user.log
-echo "== routers: the splice and hn's leg (debug)"; grep -h "protocol 6\|reply leg" r?.log
+echo "== routers: the splice and hn's leg (debug)"; grep -H "protocol 6\|reply leg" r?.log
 echo "== owner's onion proxy"; grep -h "reply" owner.log
 echo "== owner's records"; for f in owner/*.reply; do echo "$f: $(tr '\n' ' ' < "$f" | cut -c1-90)"; done
