@@ -97,20 +97,12 @@ fn fail(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> ReplayEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::router::replay::{encode, ReplayRefusal};
+    use crate::router::replay::encode;
+    use crate::router::replay::tests::offer;
     use crate::wire::layer::SEED_LEN;
 
     const NOW: u64 = 1_700_000_000;
     const LATER: u32 = NOW as u32 + 60;
-
-    fn offer(c: &mut ReplayCache, n: u8, expiration: u32, now: u64) -> &'static str {
-        match c.check_and_insert(&[n; SEED_LEN], expiration, now) {
-            Ok(()) => "ok",
-            Err(ReplayRefusal::Replayed) => "replayed",
-            Err(ReplayRefusal::Full) => "full",
-            Err(ReplayRefusal::Io(_)) => "io",
-        }
-    }
 
     fn open_cache(dir: &Path, capacity: usize, now: u64) -> Result<ReplayCache, ReplayError> {
         super::open_cache(dir, capacity, now, true)

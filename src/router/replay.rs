@@ -258,14 +258,14 @@ fn decode(record: &[u8; RECORD_LEN]) -> ([u8; SEED_LEN], u32) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const NOW: u64 = 1_700_000_000;
     const LATER: u32 = NOW as u32 + 60;
 
-    /// Offer seed `[n; 16]`; the outcome as a word.
-    fn offer(c: &mut ReplayCache, n: u8, expiration: u32, now: u64) -> &'static str {
+    /// Offer seed `[n; 16]`; the outcome as a word (also for the file store's tests).
+    pub(crate) fn offer(c: &mut ReplayCache, n: u8, expiration: u32, now: u64) -> &'static str {
         match c.check_and_insert(&[n; SEED_LEN], expiration, now) {
             Ok(()) => "ok",
             Err(ReplayRefusal::Replayed) => "replayed",

@@ -10,18 +10,10 @@ use rand::SeedableRng;
 
 use super::*;
 use crate::config::neighbors::Neighbor;
-use crate::crypto::rsa_block::private_key_from_pem;
 use crate::wire::Command;
 
 fn keys() -> Vec<Arc<RsaPrivateKey>> {
-    let v: serde_json::Value =
-        serde_json::from_str(include_str!("../../../tests/vectors/onions.json")).expect("vector file");
-    v["keys_pkcs8_pem"]
-        .as_array()
-        .expect("key list")
-        .iter()
-        .map(|p| Arc::new(private_key_from_pem(p.as_str().expect("pem"), "onions.json").expect("key")))
-        .collect()
+    crate::fuzzing::keys::vector_keys().to_vec()
 }
 
 fn table(me: SocketAddrV4, key: &Arc<RsaPrivateKey>, other: SocketAddrV4, other_key: &RsaPrivateKey) -> LinkTable {
