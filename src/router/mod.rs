@@ -1,5 +1,6 @@
 //! The onion router (protocol.md §2–§6, §9): its sans-IO core and the pieces it is made of.
 
+mod added_neighbors;
 mod circuits;
 pub mod config;
 pub mod core;

@@ -1,0 +1,239 @@
+//! A router's presence in the directory (`ork router --directory`): beside the router's core it
+//! uploads the router's signed descriptor ([`Publisher`]), follows the network document
+//! ([`Follower`]), and keeps the router's links in step with both:
+//!
+//! - a neighbours-file line without a key path gets its key once the document lists the address;
+//! - with `links_from_directory`, a router of the document whose descriptor declares a link to
+//!   this router becomes a neighbour (the running network accepts a newcomer);
+//! - without a neighbours file, every router of the document is offered a link (up to the
+//!   descriptor's 64), so a newcomer needs only the authorities file;
+//! - the neighbours file is read again every [`FILE_CHECK`]; new lines become neighbours.
+//!
+//! Whenever the neighbours change, the descriptor is signed again (published = now) and
+//! uploaded at once. Neighbours are only ever added while the router runs.
+
+use std::net::SocketAddrV4;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{info, warn};
+use rsa::RsaPrivateKey;
+
+use super::beside::{Beside, Requests, Side, Tag};
+use super::client::Follower;
+use super::descriptor::{Descriptor, MAX_LIST};
+use super::document::{NetworkDocument, MAX_DOCUMENT_LEN};
+use super::fetch::Outcome;
+use super::neighbors::NeighborLine;
+use super::publisher::Publisher;
+use crate::config::Neighbor;
+use crate::event::{Core, Now};
+use crate::router::Router;
+
+/// How often the neighbours file is read again.
+pub const FILE_CHECK: Duration = Duration::from_secs(5);
+
+/// A core whose neighbours can grow (the router's).
+pub trait Linking: Core {
+    fn neighbor_addrs(&self) -> Vec<SocketAddrV4>;
+    fn add_neighbor(&mut self, now: Now, n: &Neighbor) -> bool;
+}
+
+impl Linking for Router {
+    fn neighbor_addrs(&self) -> Vec<SocketAddrV4> {
+        Router::neighbor_addrs(self)
+    }
+    fn add_neighbor(&mut self, now: Now, n: &Neighbor) -> bool {
+        Router::add_neighbor(self, now, n)
+    }
+}
+
+/// The neighbours file, read again by the driver's side of the seam (the core reads no file).
+pub trait NeighborSource: Send {
+    /// `None` when unchanged since the last call; the new lines, or why they cannot be read.
+    fn changed(&mut self) -> Option<Result<Vec<NeighborLine>, String>>;
+}
+
+/// What the descriptor says besides the neighbours, and the key that signs it.
+pub struct DescriptorSigner {
+    pub name: String,
+    pub addr: SocketAddrV4,
+    pub key: Arc<RsaPrivateKey>,
+    pub ciphers: Vec<u8>,
+    pub exit_policy: Vec<String>,
+    /// The last `published` used (each new descriptor is strictly newer).
+    pub last_published: u64,
+}
+
+impl DescriptorSigner {
+    /// The signed descriptor text listing `neighbors`, published at `unix` (or later).
+    pub fn sign(&mut self, unix: u64, neighbors: Vec<SocketAddrV4>) -> Result<String, String> {
+        let published = unix.max(self.last_published + 1);
+        let desc = Descriptor {
+            name: self.name.clone(),
+            addr: self.addr,
+            key: self.key.to_public_key(),
+            published,
+            ciphers: self.ciphers.clone(),
+            exit_policy: self.exit_policy.clone(),
+            neighbors,
+        };
+        let signed = desc.sign(&self.key).map_err(|e| format!("cannot sign the descriptor: {e}"))?;
+        self.last_published = published;
+        Ok(signed.text)
+    }
+}
+
+/// Where the router's links come from, besides the neighbours it started with.
+pub struct LinkPlan {
+    /// The neighbours file's lines (`None`: started without one, so links are offered to every
+    /// router of the document).
+    pub lines: Option<Vec<NeighborLine>>,
+    /// Accept a link from any router of the document that declares one to this router.
+    pub links_from_directory: bool,
+}
+
+impl LinkPlan {
+    /// The neighbours `doc` (if any) and the file give that `have` lacks; addresses not
+    /// (yet) resolvable are skipped.
+    pub fn wanted(&self, me: SocketAddrV4, have: &[SocketAddrV4], doc: Option<&NetworkDocument>) -> Vec<Neighbor> {
+        let mut out: Vec<Neighbor> = Vec::new();
+        let missing =
+            |a: SocketAddrV4, out: &[Neighbor]| a != me && !have.contains(&a) && !out.iter().any(|n| n.addr == a);
+        let listed = |a: SocketAddrV4| doc.and_then(|d| d.routers.iter().find(|r| r.desc.addr == a));
+        let from_doc = |r: &super::SignedDescriptor, why: &str| Neighbor {
+            addr: r.desc.addr,
+            key: r.desc.key.clone(),
+            key_path: format!("(directory: router {}, {why})", r.desc.name).into(),
+        };
+        for l in self.lines.iter().flatten() {
+            if !missing(l.addr, &out) {
+                continue;
+            }
+            match (&l.known, listed(l.addr)) {
+                (Some(n), _) => out.push(n.clone()),
+                (None, Some(r)) => out.push(from_doc(r, "neighbours file")),
+                (None, None) => {}
+            }
+        }
+        let Some(doc) = doc else { return out };
+        if self.links_from_directory {
+            for r in doc.routers.iter().filter(|r| r.desc.neighbors.contains(&me)) {
+                if missing(r.desc.addr, &out) {
+                    out.push(from_doc(r, "declares a link to this router"));
+                }
+            }
+        }
+        if self.lines.is_none() {
+            for r in &doc.routers {
+                if have.len() + out.len() >= MAX_LIST {
+                    break;
+                }
+                if missing(r.desc.addr, &out) {
+                    out.push(from_doc(r, "offered a link"));
+                }
+            }
+        }
+        out.truncate(MAX_LIST.saturating_sub(have.len()));
+        out
+    }
+}
+
+/// The router's side: uploads, document fetches, link plan.
+pub struct Presence {
+    publisher: Publisher,
+    follower: Follower,
+    signer: DescriptorSigner,
+    plan: LinkPlan,
+    source: Option<Box<dyn NeighborSource>>,
+    next_file_check: Option<Instant>,
+    /// The plan has not been applied yet (at the first tick, before the first upload).
+    first: bool,
+}
+
+/// A router in the directory.
+pub type Present<C> = Beside<C, Presence>;
+
+impl Presence {
+    pub fn new(
+        publisher: Publisher,
+        follower: Follower,
+        signer: DescriptorSigner,
+        plan: LinkPlan,
+        source: Option<Box<dyn NeighborSource>>,
+    ) -> Presence {
+        Presence { publisher, follower, signer, plan, source, next_file_check: None, first: true }
+    }
+
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
+    /// Add what the plan wants; sign and upload a new descriptor when anything was added.
+    fn apply<C: Linking>(&mut self, inner: &mut C, now: Now) {
+        let have = inner.neighbor_addrs();
+        let wanted = self.plan.wanted(self.signer.addr, &have, self.follower.keeper().held());
+        let added = wanted.iter().filter(|n| inner.add_neighbor(now, n)).count();
+        if added == 0 {
+            return;
+        }
+        let neighbors = inner.neighbor_addrs();
+        match self.signer.sign(self.follower.unix(now), neighbors.clone()) {
+            Ok(text) => {
+                info!("links changed ({added} added, {} in all): uploading a new descriptor", neighbors.len());
+                self.publisher.republish(now, text);
+            }
+            Err(e) => warn!("{e}"),
+        }
+    }
+
+    fn check_file(&mut self, now: Now) {
+        if self.next_file_check.is_some_and(|t| now.mono < t) {
+            return;
+        }
+        self.next_file_check = Some(now.mono + FILE_CHECK);
+        let Some(change) = self.source.as_mut().and_then(|s| s.changed()) else { return };
+        match change {
+            Ok(lines) => {
+                let old = self.plan.lines.take().unwrap_or_default();
+                for gone in old.iter().filter(|o| !lines.iter().any(|l| l.addr == o.addr)) {
+                    warn!("neighbours file: {} removed; a neighbour is only dropped at restart", gone.addr);
+                }
+                info!("neighbours file changed: {} line(s)", lines.len());
+                self.plan.lines = Some(lines);
+            }
+            Err(e) => warn!("neighbours file not read again: {e}; the neighbours stay as they are"),
+        }
+    }
+}
+
+impl<C: Linking> Side<C> for Presence {
+    fn outcome(&mut self, inner: &mut C, now: Now, outcome: Outcome<Tag>, _requests: &mut Requests) {
+        match outcome.0 {
+            Tag::Upload(_) => self.publisher.ended(now, &outcome),
+            Tag::Document(_) => {
+                if self.follower.ended(now, outcome) {
+                    self.apply(inner, now);
+                }
+            }
+        }
+    }
+    fn tick(&mut self, inner: &mut C, now: Now, requests: &mut Requests) {
+        let file_due = self.next_file_check.map_or(true, |t| now.mono >= t);
+        if self.first || file_due {
+            self.first = false;
+            self.check_file(now);
+            self.apply(inner, now);
+        }
+        self.follower.start_due(now, requests);
+        self.publisher.start_due(now, requests);
+    }
+    fn due(&self) -> Option<Instant> {
+        [self.publisher.due(), self.follower.due(), self.next_file_check].into_iter().flatten().min()
+    }
+}
+
+/// `router` present in the directory.
+pub fn present<C: Linking>(router: C, presence: Presence) -> Present<C> {
+    Beside::new(router, presence, MAX_DOCUMENT_LEN)
+}
