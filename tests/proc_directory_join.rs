@@ -145,3 +145,68 @@ fn a_new_neighbours_line_is_uploaded_without_a_restart() {
         ))
     });
 }
+
+#[test]
+fn a_new_key_is_taken_and_uploaded_without_a_restart() {
+    // Three routers whose neighbours files give no keys: the keys come from the document.
+    let mut bed = Bed::new(3, full_mesh(3));
+    for i in 0..3 {
+        let others: String = (0..3).filter(|&j| j != i).map(|j| format!("127.0.0.1:{}\n", bed.ports[j])).collect();
+        std::fs::write(bed.path(&format!("r{}.neighbors", i + 1)), others).expect("write neighbours");
+    }
+    let ports = authorities(&bed, 1);
+    start_authority(&mut bed, 0, ports[0]);
+    let args = ["--directory", "authorities", "--name", "r{i}", "--publish-interval", "1h"];
+    for i in 0..3 {
+        let a = bed.router_args(i, &args);
+        bed.spawn(&format!("r{}", i + 1), &a);
+    }
+    let fingerprint = |v: &serde_json::Value, name: &str| {
+        let routers = v["routers"].as_array().cloned().unwrap_or_default();
+        routers.iter().find(|r| r["name"] == name).and_then(|r| r["fingerprint"].as_str().map(str::to_owned))
+    };
+    wait_for("three routers and their links in the document", Duration::from_secs(60), || {
+        show(&bed).is_some_and(|v| router_names(&v).len() == 3 && v["links"].as_array().map(Vec::len) == Some(3))
+    });
+    wait_for("all links up", Duration::from_secs(30), || (1..=3).all(|i| bed.links_up(&format!("r{i}")) >= 2));
+    let old = show(&bed).and_then(|v| fingerprint(&v, "r2")).expect("r2 listed");
+
+    // r2's operator replaces its key file (a rename, so it is never read half-written).
+    let st = ork().args(["keygen", "--out", "r2new"]).current_dir(bed.dir.path()).stdout(Stdio::null()).status();
+    assert!(st.expect("keygen").success());
+    std::fs::rename(bed.path("r2new.key"), bed.path("r2.key")).expect("replace the key file");
+    wait_for("r2 listed with its new key", Duration::from_secs(40), || {
+        show(&bed).is_some_and(|v| fingerprint(&v, "r2").is_some_and(|f| f != old) && router_names(&v).len() == 3)
+    });
+    let new = show(&bed).and_then(|v| fingerprint(&v, "r2")).expect("r2 listed");
+    let r2 = bed.log("r2");
+    assert!(r2.contains("key file changed: handshakes and onions now use the new key"), "{r2}");
+    assert!(r2.contains(&format!("new key {new}: uploading a new descriptor")), "{r2}");
+    assert_eq!(r2.matches("listening on").count(), 1, "r2 was not restarted");
+    let r2_addr = format!("127.0.0.1:{}", bed.ports[1]);
+    for r in ["r1", "r3"] {
+        wait_for("r1 and r3 take r2's new key", Duration::from_secs(20), || {
+            bed.log(r).contains(&format!("neighbour {r2_addr}: new key, from (directory: router r2)"))
+        });
+    }
+    // An onion proxy keys its uplink with r2's new key (from the document) and its onions are
+    // peeled with it.
+    let op = free_port();
+    let args: Vec<String> =
+        ["onion-proxy", "--listen", &format!("127.0.0.1:{op}"), "--directory", "authorities", "--entry", "r2"]
+            .iter()
+            .chain(&["--hops", "3", "--state-dir", "state-op"])
+            .map(|s| s.to_string())
+            .collect();
+    bed.spawn("op", &args);
+    wait_for("onion proxy uplink", Duration::from_secs(20), || bed.log("op").contains("uplink to"));
+    let echo = echo_server();
+    assert!(echo_ok(op, echo), "three hops entering at r2 with its new key");
+    // r1 restarted takes r2's new key from the document and links with r2 again.
+    bed.kill("r1");
+    let before = bed.log("r2").matches("link up: router").count();
+    bed.restart("r1");
+    wait_for("r1 and r2 linked again", Duration::from_secs(30), || {
+        bed.log("r2").matches("link up: router").count() > before
+    });
+}

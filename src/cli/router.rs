@@ -175,6 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &exit_policy,
         neighbors_path,
         &args.key,
+        open,
         args.state_dir.as_deref(),
     )?;
     let cfg = RouterConfig {

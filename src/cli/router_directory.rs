@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use ork::config::policy::Policy;
 use ork::config::{parse_neighbors, Neighbor};
+use ork::crypto::key_file::{load_private_key_file, OpenKey};
 use ork::crypto::RsaPrivateKey;
 use ork::directory::client::{DocumentKeeper, Follower, CACHE_FILE};
 use ork::directory::neighbors::NeighborLine;
-use ork::directory::presence::{DescriptorSigner, LinkPlan, NeighborSource, Presence};
+use ork::directory::presence::{DescriptorSigner, FileChange, FileWatch, LinkPlan, Presence};
 use ork::directory::publisher::Publisher;
 use ork::directory::{neighbors, Authorities, NoStore, StateStore};
 use ork::event::Now;
@@ -99,6 +100,7 @@ pub fn presence(
     exit_policy: &Policy,
     neighbors_path: Option<&Path>,
     key_path: &Path,
+    open: OpenKey,
     state_dir: Option<&Path>,
 ) -> anyhow::Result<Option<Presence>> {
     let (Some(keeper), Some(_)) = (start.keeper, &args.directory) else { return Ok(None) };
@@ -120,40 +122,48 @@ pub fn presence(
     let follower = Follower::new(keeper, Now::system(), store);
     let plan =
         LinkPlan { links_from_directory: args.links_from_directory || start.lines.is_none(), lines: start.lines };
-    let source: Box<dyn NeighborSource> = Box::new(FileSource::new(neighbors_path, key_path));
-    Ok(Some(Presence::new(publisher, follower, signer, plan, Some(source))))
+    let files: Box<dyn FileWatch> = Box::new(FileSource::new(neighbors_path, key_path, open));
+    Ok(Some(Presence::new(publisher, follower, signer, plan, Some(files))))
 }
 
-/// The neighbours file (and the key file, which is only watched) read again.
+/// The neighbours file and the key file, read again; each change reported once.
 struct FileSource {
     neighbors: Option<(PathBuf, Option<Vec<u8>>)>,
     key: (PathBuf, Option<Vec<u8>>),
-    key_warned: bool,
+    open: OpenKey,
 }
 
 impl FileSource {
-    fn new(neighbors: Option<&Path>, key: &Path) -> FileSource {
+    fn new(neighbors: Option<&Path>, key: &Path, open: OpenKey) -> FileSource {
         let neighbors = neighbors.map(|p| (p.to_owned(), std::fs::read(p).ok()));
-        FileSource { neighbors, key: (key.to_owned(), std::fs::read(key).ok()), key_warned: false }
+        FileSource { neighbors, key: (key.to_owned(), std::fs::read(key).ok()), open }
     }
 }
 
-impl NeighborSource for FileSource {
-    fn changed(&mut self) -> Option<Result<Vec<NeighborLine>, String>> {
-        let key_now = std::fs::read(&self.key.0).ok();
-        if key_now.is_some() && key_now != self.key.1 && !self.key_warned {
-            log::warn!(
-                "{}: the key file changed; the router keeps the key it started with (a new key is a new identity): restart it to use the new one",
-                self.key.0.display()
-            );
-            self.key_warned = true;
+/// The file's bytes when they differ from `last` (which then takes them); unreadable files
+/// count as unchanged (a file being replaced may be missing for a moment).
+fn changed(path: &Path, last: &mut Option<Vec<u8>>) -> bool {
+    match std::fs::read(path) {
+        Ok(now) if last.as_ref() != Some(&now) => {
+            *last = Some(now);
+            true
         }
-        let (path, last) = self.neighbors.as_mut()?;
-        let now = std::fs::read(&*path).ok()?;
-        if last.as_ref() == Some(&now) {
-            return None;
+        _ => false,
+    }
+}
+
+impl FileWatch for FileSource {
+    fn changes(&mut self) -> Vec<FileChange> {
+        let mut out = Vec::new();
+        if changed(&self.key.0, &mut self.key.1) {
+            let key = load_private_key_file(&self.key.0, self.open).map(Arc::new).map_err(|e| e.to_string());
+            out.push(FileChange::Key(key));
         }
-        *last = Some(now);
-        Some(neighbors::parse_file(path).map_err(|e| e.to_string()))
+        if let Some((path, last)) = self.neighbors.as_mut() {
+            if changed(path, last) {
+                out.push(FileChange::Neighbors(neighbors::parse_file(path).map_err(|e| e.to_string())));
+            }
+        }
+        out
     }
 }

@@ -7,17 +7,19 @@
 //!   this router becomes a neighbour (the running network accepts a newcomer);
 //! - without a neighbours file, every router of the document is offered a link (up to the
 //!   descriptor's 64), so a newcomer needs only the authorities file;
-//! - the neighbours file is read again every [`FILE_CHECK`]; new lines become neighbours.
+//! - the neighbours file is read again every [`FILE_CHECK`]; new lines become neighbours;
+//! - a neighbour's key follows its file line, or (keyless) the document;
+//! - the key file is read again as often: a new key is taken by the router at once.
 //!
-//! Whenever the neighbours change, the descriptor is signed again (published = now) and
-//! uploaded at once. Neighbours are only ever added while the router runs.
+//! Whenever the neighbours or the router's key change, the descriptor is signed again
+//! (published = now) and uploaded at once. Neighbours are only ever added while the router runs.
 
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
-use rsa::RsaPrivateKey;
+use rsa::{RsaPrivateKey, RsaPublicKey};
 
 use super::beside::{Beside, Requests, Side, Tag};
 use super::client::Follower;
@@ -33,25 +35,40 @@ use crate::router::Router;
 /// How often the neighbours file is read again.
 pub const FILE_CHECK: Duration = Duration::from_secs(5);
 
-/// A core whose neighbours can grow (the router's).
+/// A core whose neighbours and key can change while it runs (the router's).
 pub trait Linking: Core {
-    fn neighbor_addrs(&self) -> Vec<SocketAddrV4>;
+    fn neighbor_keys(&self) -> Vec<(SocketAddrV4, RsaPublicKey)>;
     fn add_neighbor(&mut self, now: Now, n: &Neighbor) -> bool;
+    fn set_neighbor_key(&mut self, n: &Neighbor) -> bool;
+    fn replace_key(&mut self, key: Arc<RsaPrivateKey>);
 }
 
 impl Linking for Router {
-    fn neighbor_addrs(&self) -> Vec<SocketAddrV4> {
-        Router::neighbor_addrs(self)
+    fn neighbor_keys(&self) -> Vec<(SocketAddrV4, RsaPublicKey)> {
+        Router::neighbor_keys(self)
     }
     fn add_neighbor(&mut self, now: Now, n: &Neighbor) -> bool {
         Router::add_neighbor(self, now, n)
     }
+    fn set_neighbor_key(&mut self, n: &Neighbor) -> bool {
+        Router::set_neighbor_key(self, n)
+    }
+    fn replace_key(&mut self, key: Arc<RsaPrivateKey>) {
+        Router::replace_key(self, key)
+    }
 }
 
-/// The neighbours file, read again by the driver's side of the seam (the core reads no file).
-pub trait NeighborSource: Send {
-    /// `None` when unchanged since the last call; the new lines, or why they cannot be read.
-    fn changed(&mut self) -> Option<Result<Vec<NeighborLine>, String>>;
+/// A file of the router's that changed (or could not be read again).
+pub enum FileChange {
+    Neighbors(Result<Vec<NeighborLine>, String>),
+    Key(Result<Arc<RsaPrivateKey>, String>),
+}
+
+/// The neighbours and key files, read again by the driver's side of the seam (the core reads
+/// no file).
+pub trait FileWatch: Send {
+    /// What changed since the last call.
+    fn changes(&mut self) -> Vec<FileChange>;
 }
 
 /// What the descriptor says besides the neighbours, and the key that signs it.
@@ -137,6 +154,19 @@ impl LinkPlan {
         out.truncate(MAX_LIST.saturating_sub(have.len()));
         out
     }
+
+    /// The key neighbour `addr` should have: its file line's, else the one `doc` lists.
+    pub fn key_for(&self, addr: SocketAddrV4, doc: Option<&NetworkDocument>) -> Option<Neighbor> {
+        if let Some(n) = self.lines.iter().flatten().find(|l| l.addr == addr).and_then(|l| l.known.clone()) {
+            return Some(n);
+        }
+        let r = doc?.routers.iter().find(|r| r.desc.addr == addr)?;
+        Some(Neighbor {
+            addr,
+            key: r.desc.key.clone(),
+            key_path: format!("(directory: router {})", r.desc.name).into(),
+        })
+    }
 }
 
 /// The router's side: uploads, document fetches, link plan.
@@ -145,7 +175,7 @@ pub struct Presence {
     follower: Follower,
     signer: DescriptorSigner,
     plan: LinkPlan,
-    source: Option<Box<dyn NeighborSource>>,
+    files: Option<Box<dyn FileWatch>>,
     next_file_check: Option<Instant>,
     /// The plan has not been applied yet (at the first tick, before the first upload).
     first: bool,
@@ -160,50 +190,78 @@ impl Presence {
         follower: Follower,
         signer: DescriptorSigner,
         plan: LinkPlan,
-        source: Option<Box<dyn NeighborSource>>,
+        files: Option<Box<dyn FileWatch>>,
     ) -> Presence {
-        Presence { publisher, follower, signer, plan, source, next_file_check: None, first: true }
+        Presence { publisher, follower, signer, plan, files, next_file_check: None, first: true }
     }
 
     pub fn publisher(&self) -> &Publisher {
         &self.publisher
     }
 
-    /// Add what the plan wants; sign and upload a new descriptor when anything was added.
-    fn apply<C: Linking>(&mut self, inner: &mut C, now: Now) {
-        let have = inner.neighbor_addrs();
-        let wanted = self.plan.wanted(self.signer.addr, &have, self.follower.keeper().held());
+    /// Add what the plan wants and follow neighbours' new keys; sign and upload a new
+    /// descriptor when neighbours were added or `rekeyed` (this router's key changed).
+    fn apply<C: Linking>(&mut self, inner: &mut C, now: Now, rekeyed: bool) {
+        let doc = self.follower.keeper().held();
+        let have: Vec<SocketAddrV4> = inner.neighbor_keys().into_iter().map(|(a, _)| a).collect();
+        let wanted = self.plan.wanted(self.signer.addr, &have, doc);
         let added = wanted.iter().filter(|n| inner.add_neighbor(now, n)).count();
-        if added == 0 {
+        for addr in have {
+            if let Some(n) = self.plan.key_for(addr, doc) {
+                inner.set_neighbor_key(&n);
+            }
+        }
+        if added == 0 && !rekeyed {
             return;
         }
-        let neighbors = inner.neighbor_addrs();
+        let neighbors: Vec<SocketAddrV4> = inner.neighbor_keys().into_iter().map(|(a, _)| a).collect();
         match self.signer.sign(self.follower.unix(now), neighbors.clone()) {
-            Ok(text) => {
+            Ok(text) if added > 0 => {
                 info!("links changed ({added} added, {} in all): uploading a new descriptor", neighbors.len());
+                self.publisher.republish(now, text);
+            }
+            Ok(text) => {
+                info!(
+                    "new key {}: uploading a new descriptor",
+                    super::Fingerprint::of(&self.signer.key.to_public_key())
+                );
                 self.publisher.republish(now, text);
             }
             Err(e) => warn!("{e}"),
         }
     }
 
-    fn check_file(&mut self, now: Now) {
+    /// Read the files again when due; `true` when this router's key changed.
+    fn check_files<C: Linking>(&mut self, inner: &mut C, now: Now) -> bool {
         if self.next_file_check.is_some_and(|t| now.mono < t) {
-            return;
+            return false;
         }
         self.next_file_check = Some(now.mono + FILE_CHECK);
-        let Some(change) = self.source.as_mut().and_then(|s| s.changed()) else { return };
-        match change {
-            Ok(lines) => {
-                let old = self.plan.lines.take().unwrap_or_default();
-                for gone in old.iter().filter(|o| !lines.iter().any(|l| l.addr == o.addr)) {
-                    warn!("neighbours file: {} removed; a neighbour is only dropped at restart", gone.addr);
+        let changes = self.files.as_mut().map(|f| f.changes()).unwrap_or_default();
+        let mut rekeyed = false;
+        for change in changes {
+            match change {
+                FileChange::Neighbors(Ok(lines)) => {
+                    let old = self.plan.lines.take().unwrap_or_default();
+                    for gone in old.iter().filter(|o| !lines.iter().any(|l| l.addr == o.addr)) {
+                        warn!("neighbours file: {} removed; a neighbour is only dropped at restart", gone.addr);
+                    }
+                    info!("neighbours file changed: {} line(s)", lines.len());
+                    self.plan.lines = Some(lines);
                 }
-                info!("neighbours file changed: {} line(s)", lines.len());
-                self.plan.lines = Some(lines);
+                FileChange::Neighbors(Err(e)) => {
+                    warn!("neighbours file not read again: {e}; the neighbours stay as they are")
+                }
+                FileChange::Key(Ok(key)) => {
+                    info!("key file changed: handshakes and onions now use the new key");
+                    inner.replace_key(key.clone());
+                    self.signer.key = key;
+                    rekeyed = true;
+                }
+                FileChange::Key(Err(e)) => warn!("key file not read again: {e}; the router keeps its key"),
             }
-            Err(e) => warn!("neighbours file not read again: {e}; the neighbours stay as they are"),
         }
+        rekeyed
     }
 }
 
@@ -213,7 +271,7 @@ impl<C: Linking> Side<C> for Presence {
             Tag::Upload(_) => self.publisher.ended(now, &outcome),
             Tag::Document(_) => {
                 if self.follower.ended(now, outcome) {
-                    self.apply(inner, now);
+                    self.apply(inner, now, false);
                 }
             }
         }
@@ -222,8 +280,8 @@ impl<C: Linking> Side<C> for Presence {
         let file_due = self.next_file_check.map_or(true, |t| now.mono >= t);
         if self.first || file_due {
             self.first = false;
-            self.check_file(now);
-            self.apply(inner, now);
+            let rekeyed = self.check_files(inner, now);
+            self.apply(inner, now, rekeyed);
         }
         self.follower.start_due(now, requests);
         self.publisher.start_due(now, requests);

@@ -1,6 +1,6 @@
 //! A router's descriptor upload (`ork router --directory`): `POST /descriptor` to every
 //! authority at start, then every publish interval (sooner after a failure), and at once when
-//! the descriptor is replaced ([`Publisher::republish`], when the router's links change). It
+//! the descriptor is replaced ([`Publisher::republish`], when the router's links or key change). It
 //! runs beside the router's core in a [`Beside`](super::beside::Beside) wrapper, alone or inside
 //! the router's [`Presence`](super::presence::Presence).
 

@@ -1,6 +1,5 @@
 //! The onion router (protocol.md §2–§6, §9): its sans-IO core and the pieces it is made of.
 
-mod added_neighbors;
 mod circuits;
 pub mod config;
 pub mod core;
@@ -10,6 +9,7 @@ mod links;
 mod liveness;
 pub mod mixer;
 pub mod onion_rate;
+mod reconfigure;
 pub mod replay;
 pub mod slots;
 pub mod stats;
