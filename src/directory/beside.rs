@@ -31,6 +31,18 @@ pub struct Requests {
 }
 
 impl Requests {
+    /// Requests outside a wrapper, for unit tests of a side.
+    #[cfg(test)]
+    pub fn for_tests() -> Requests {
+        Requests::new(1 << 20)
+    }
+
+    /// How many requests were started (connects queued), for unit tests.
+    #[cfg(test)]
+    pub fn started(&self) -> usize {
+        self.actions.iter().filter(|a| matches!(a, Action::Connect { .. })).count()
+    }
+
     fn new(max_body: usize) -> Requests {
         Requests { fetches: Fetches::new(ID_BASE, max_body), actions: VecDeque::new() }
     }

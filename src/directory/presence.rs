@@ -295,3 +295,74 @@ impl<C: Linking> Side<C> for Presence {
 pub fn present<C: Linking>(router: C, presence: Presence) -> Present<C> {
     Beside::new(router, presence, MAX_DOCUMENT_LEN)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::document::tests::{router, validity};
+    use crate::directory::document::DocumentKind;
+    use crate::directory::sign::test_keys::key;
+
+    /// r00 - r01 - r02, and r03 declaring a link to r01.
+    fn doc() -> NetworkDocument {
+        let routers = vec![router(0, &[1], 1), router(1, &[0, 2], 1), router(2, &[1], 1), router(3, &[1], 1)];
+        NetworkDocument::new(DocumentKind::Consensus, validity(), routers)
+    }
+
+    fn addr(i: usize) -> SocketAddrV4 {
+        router(i, &[], 1).desc.addr
+    }
+
+    fn line(i: usize, keyed: bool) -> NeighborLine {
+        let known = keyed.then(|| Neighbor { addr: addr(i), key: key(i).to_public_key(), key_path: "k.pub".into() });
+        NeighborLine { addr: addr(i), known }
+    }
+
+    fn addrs(v: &[Neighbor]) -> Vec<SocketAddrV4> {
+        v.iter().map(|n| n.addr).collect()
+    }
+
+    #[test]
+    fn keyless_lines_wait_for_the_document_and_declared_links_need_the_flag() {
+        let d = doc();
+        let plan = LinkPlan { lines: Some(vec![line(0, false), line(2, true)]), links_from_directory: false };
+        assert_eq!(addrs(&plan.wanted(addr(1), &[], None)), vec![addr(2)], "the keyless line waits");
+        assert_eq!(addrs(&plan.wanted(addr(1), &[], Some(&d))), vec![addr(0), addr(2)]);
+        assert_eq!(addrs(&plan.wanted(addr(1), &[addr(0), addr(2)], Some(&d))), vec![], "nothing twice");
+        let open = LinkPlan { links_from_directory: true, ..plan };
+        assert_eq!(addrs(&open.wanted(addr(1), &[addr(0), addr(2)], Some(&d))), vec![addr(3)], "r03 declares r01");
+    }
+
+    #[test]
+    fn without_a_file_every_listed_router_but_itself_is_offered_a_link() {
+        let plan = LinkPlan { lines: None, links_from_directory: true };
+        assert_eq!(addrs(&plan.wanted(addr(3), &[], Some(&doc()))), vec![addr(0), addr(1), addr(2)]);
+        assert_eq!(addrs(&plan.wanted(addr(3), &[], None)), vec![], "no document, nothing to offer");
+    }
+
+    #[test]
+    fn a_neighbour_key_follows_its_line_else_the_document() {
+        let d = doc();
+        let plan = LinkPlan { lines: Some(vec![line(0, false), line(2, true)]), links_from_directory: false };
+        assert_eq!(plan.key_for(addr(0), Some(&d)).map(|n| n.key), Some(key(0).to_public_key()));
+        assert!(plan.key_for(addr(0), None).is_none());
+        assert_eq!(plan.key_for(addr(2), None).map(|n| n.key), Some(key(2).to_public_key()), "the line's key");
+        assert!(plan.key_for(addr(9), Some(&d)).is_none());
+    }
+
+    #[test]
+    fn each_signed_descriptor_is_published_later_than_the_last() {
+        let mut s = DescriptorSigner {
+            name: "r1".into(),
+            addr: addr(1),
+            key: Arc::new(key(1)),
+            ciphers: vec![0],
+            exit_policy: vec!["accept *:*".into()],
+            last_published: 0,
+        };
+        let a = super::super::SignedDescriptor::parse(s.sign(500, vec![addr(0)]).unwrap().as_bytes()).unwrap();
+        let b = super::super::SignedDescriptor::parse(s.sign(500, vec![addr(0), addr(2)]).unwrap().as_bytes()).unwrap();
+        assert_eq!((a.desc.published, b.desc.published), (500, 501));
+        assert_eq!(b.desc.neighbors, vec![addr(0), addr(2)]);
+    }
+}

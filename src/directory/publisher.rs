@@ -105,3 +105,35 @@ impl<C> Side<C> for Publisher {
         Publisher::due(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::directory::document::tests::authorities;
+
+    fn ok(i: usize) -> Outcome<Tag> {
+        (Tag::Upload(i), "10.0.0.1:9030".parse().unwrap(), Ok(b"ok".to_vec()))
+    }
+
+    #[test]
+    fn a_replaced_descriptor_goes_at_once_even_after_an_upload_in_flight() {
+        let mut p = Publisher::new(authorities(1), "one".into(), Duration::from_secs(600));
+        let mut reqs = Requests::for_tests();
+        let t0 = Now::new(Instant::now(), 1000);
+        p.start_due(t0, &mut reqs);
+        assert_eq!(reqs.started(), 1, "first upload at once");
+        p.republish(t0, "two".into());
+        p.start_due(t0, &mut reqs);
+        assert_eq!(reqs.started(), 1, "one upload in flight at a time");
+        let t1 = t0.after(Duration::from_secs(1));
+        p.ended(t1, &ok(0));
+        assert_eq!(p.due(), Some(t1.mono), "the new descriptor is due at once");
+        p.start_due(t1, &mut reqs);
+        assert_eq!((reqs.started(), p.descriptor()), (2, "two"));
+        let t2 = t1.after(Duration::from_secs(1));
+        p.ended(t2, &ok(0));
+        assert_eq!(p.due(), Some(t2.mono + Duration::from_secs(600)), "then every interval");
+    }
+}
