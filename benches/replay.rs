@@ -81,8 +81,7 @@ fn replay_file(c: &mut Criterion) {
     let mut g = c.benchmark_group("replay_file");
     for fsync in [true, false] {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let mut cache = ReplayCache::open(dir.path(), 10_000_000, T0).expect("open");
-        cache.set_fsync(fsync);
+        let mut cache = ork::net::replay_file::open_cache(dir.path(), 10_000_000, T0, fsync).expect("open");
         let mut k = 0u64;
         let name = if fsync { "insert_fsync_per_record" } else { "insert_no_fsync" };
         g.bench_function(name, |b| {

@@ -11,6 +11,7 @@ pub mod event;
 pub mod fuzzing;
 pub mod input_file;
 pub mod link;
+pub mod log_limit;
 pub mod net;
 pub mod onion;
 pub mod proxy;

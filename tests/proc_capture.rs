@@ -300,7 +300,7 @@ fn link_captures_show_what_the_paper_claims() {
     ));
 
     // 4. ACIs: per hop of one connection they differ; over many, no counter and no clustering.
-    let global: Circuits = keys.circuits.iter().flat_map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone()))).collect();
+    let global: ConnMap = keys.connections.iter().flat_map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone()))).collect();
     let anon_tag = links.iter().find(|l| l.anonymous).map(|l| l.tag.clone()).expect("the onion proxy's link");
     let mut paths = 0;
     let mut repeated = 0;
@@ -354,9 +354,9 @@ fn link_captures_show_what_the_paper_claims() {
     let by_tag_dir: HashMap<(String, bool), &LinkFlow> =
         links.iter().map(|l| ((l.tag.clone(), l.from_dialler), l)).collect();
     let mut per_router = Vec::new();
-    for circuits in &keys.circuits {
+    for connections in &keys.connections {
         let mut cells = Vec::new(); // (arrival, departure, connection)
-        for (conn, ((in_tag, in_aci), out)) in circuits.iter().enumerate() {
+        for (conn, ((in_tag, in_aci), out)) in connections.iter().enumerate() {
             let Some((out_tag, out_aci)) = out else { continue };
             // Forward DATA travels the direction that carried the connection's CREATEs.
             let forward = |tag: &str, aci: u16| -> Vec<f64> {

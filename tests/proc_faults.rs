@@ -38,14 +38,20 @@ fn sigkill_of_a_router_under_load_closes_its_connections_and_spares_the_rest() {
     let mut handles = Vec::new();
     let mut ends = Vec::new();
     let mut ports = Vec::new();
+    // Every connection is open before the streaming (and the kill) starts: on a loaded machine
+    // opening 100 of them can take longer than the kill's delay.
+    let opened = Arc::new(std::sync::Barrier::new(n + 1));
     for i in 0..n {
         let ended = Arc::new(Mutex::new(None));
         let port = timed_echo(ended.clone());
         ends.push(ended);
         ports.push(port);
+        let opened = Arc::clone(&opened);
         handles.push(std::thread::spawn(move || {
             let data = pattern(chunk * chunks, i as u32);
-            let mut s = anon_connect(p, "127.0.0.1", port).expect("status 0");
+            let s = anon_connect(p, "127.0.0.1", port);
+            opened.wait();
+            let mut s = s.expect("status 0");
             s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
             let mut r = s.try_clone().expect("clone");
             let reader = std::thread::spawn(move || {
@@ -64,6 +70,7 @@ fn sigkill_of_a_router_under_load_closes_its_connections_and_spares_the_rest() {
             (got == data, got.len(), at)
         }));
     }
+    opened.wait();
     std::thread::sleep(Duration::from_millis(700));
     bed.kill("r3");
     let killed = Instant::now();

@@ -207,5 +207,8 @@ fn floods_of_hostile_cells_leave_a_legitimate_connection_alone() {
     assert!(rss_after < rss_before + 64 * 1024, "r1's memory stays bounded: {rss_before} -> {rss_after} KiB");
     // Partial CREATEs time out (10 s) and are counted; r1 stays up.
     wait_for("CREATE timeouts", Duration::from_secs(20), || bed.log("r1").contains("CREATE never completed"));
+    // Hundreds of thousands of refusals, a bounded number of log lines (20 per reason per minute).
+    let lines = bed.log("r1").matches("refused onion on ACI").count();
+    assert!((2..=60).contains(&lines), "refusal lines rate-limited: {lines}");
     echo_through(op, echo, 64 << 10, 5);
 }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
-use ork::router::{OnionRate, Router, ONION_RATE_REFUSAL};
+use ork::router::{OnionRate, OnionRefusal, Router};
 use ork::sim::SimNet;
 use ork::wire::Command;
 
@@ -41,7 +41,7 @@ fn onions_beyond_the_bucket_are_destroyed_and_counted() {
     send_onions(&mut net, &mut greedy, 1..31, 1);
     let stats = net.node::<Router>(idx).stats();
     assert_eq!(stats.onions_peeled, 20);
-    assert_eq!(stats.onions_refused.get(ONION_RATE_REFUSAL), Some(&10), "{:?}", stats.onions_refused);
+    assert_eq!(stats.onions_refused.get(&OnionRefusal::RateLimited), Some(&10), "{:?}", stats.onions_refused);
     assert_eq!(destroyed(&net, &mut greedy), 10, "each refused onion gets a DESTROY");
 
     // Another link has a bucket of its own.
@@ -54,6 +54,6 @@ fn onions_beyond_the_bucket_are_destroyed_and_counted() {
     send_onions(&mut net, &mut greedy, 100..115, 3);
     let stats = net.node::<Router>(idx).stats();
     assert_eq!(stats.onions_peeled, 35);
-    assert_eq!(stats.onions_refused.get(ONION_RATE_REFUSAL), Some(&15));
+    assert_eq!(stats.onions_refused.get(&OnionRefusal::RateLimited), Some(&15));
     assert_eq!(destroyed(&net, &mut greedy), 5);
 }

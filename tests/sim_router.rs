@@ -4,11 +4,13 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
 use ork::crypto::{CipherCode, Engine};
-use ork::router::Router;
+use ork::router::replay::{MemoryReplayStore, ReplayCache, RECORD_LEN};
+use ork::router::{OnionRefusal, Router};
 use ork::sim::ServerKind;
 use ork::wire::{Aci, Cell, Command};
 use rand::rngs::StdRng;
@@ -39,9 +41,38 @@ fn replayed_expired_and_far_future_onions_are_refused() {
     refused.sort_unstable(); // the mixer shuffles cells of different connections
     assert_eq!(refused, vec![2, 3, 4]);
     let refused = &net.node::<Router>(routers[0]).stats().onions_refused;
-    assert_eq!(refused.get("replayed"), Some(&1), "{refused:?}");
-    assert_eq!(refused.get("expired"), Some(&1), "{refused:?}");
-    assert_eq!(refused.get("expiration too far ahead"), Some(&1), "{refused:?}");
+    assert_eq!(refused.get(&OnionRefusal::Replayed), Some(&1), "{refused:?}");
+    assert_eq!(refused.get(&OnionRefusal::Expired), Some(&1), "{refused:?}");
+    assert_eq!(refused.get(&OnionRefusal::TooFarAhead), Some(&1), "{refused:?}");
+}
+
+#[test]
+fn a_restarted_router_still_refuses_an_onion_it_accepted_before() {
+    // The replay cache writes through its store (in memory here, a file in production); the
+    // restarted router loads it, so the onion tapped before the restart is refused after it.
+    let links = full_mesh(2);
+    let (mut net, routers) = routers_only(2, links.clone(), Duration::ZERO);
+    let store = MemoryReplayStore::default();
+    let cache = |now| ReplayCache::with_store(Box::new(store.clone()), 1000, now, "memory").expect("load");
+    let fresh = router_with_cache(0, &links, 7, cache(net.now.unix), |c| c.mixing.interval = Duration::ZERO);
+    net.restart(routers[0], fresh, vec![SocketAddr::V4(router_addr(0))]);
+    net.advance(Duration::from_secs(2), Duration::from_millis(100));
+    let mut client = RawClient::connect(&mut net, 0);
+    let (onion, _) = onion_for(&[0, 1], net.now.unix as u32 + 600, 1);
+    client.send(&mut net, &create_cells(1, &onion));
+    net.run();
+    assert!(destroys(&client.cells(&net)).is_empty(), "accepted before the restart");
+    assert_eq!(store.bytes().len(), RECORD_LEN, "its key seed recorded in the store");
+
+    let restarted = router_with_cache(0, &links, 8, cache(net.now.unix), |c| c.mixing.interval = Duration::ZERO);
+    net.restart(routers[0], restarted, vec![SocketAddr::V4(router_addr(0))]);
+    net.advance(Duration::from_secs(2), Duration::from_millis(100));
+    let mut client = RawClient::connect(&mut net, 0);
+    client.send(&mut net, &create_cells(1, &onion));
+    net.run();
+    assert_eq!(destroys(&client.cells(&net)), vec![1], "the replay is refused after the restart");
+    let refused = &net.node::<Router>(routers[0]).stats().onions_refused;
+    assert_eq!(refused.get(&OnionRefusal::Replayed), Some(&1), "{refused:?}");
 }
 
 #[test]
@@ -231,7 +262,7 @@ fn create_that_never_completes_times_out_and_floods_leave_nothing() {
     net.advance(Duration::from_secs(2), Duration::from_millis(500));
     assert_eq!(destroys(&client.cells(&net)), vec![5], "given up after 10 s");
     let stats = net.node::<Router>(routers[0]).stats();
-    assert_eq!(stats.onions_refused.get("CREATE never completed"), Some(&1), "{:?}", stats.onions_refused);
+    assert_eq!(stats.onions_refused.get(&OnionRefusal::CreateTimeout), Some(&1), "{:?}", stats.onions_refused);
     // Acknowledge, then reuse ACI 5: the old timer must not touch the new reassembly.
     let mut rng = StdRng::seed_from_u64(9);
     client.send(&mut net, &[Cell::destroy(Aci(5), &mut rng)]);
@@ -260,9 +291,9 @@ fn create_that_never_completes_times_out_and_floods_leave_nothing() {
     net.advance(Duration::from_secs(11), Duration::from_secs(1));
     let r = net.node::<Router>(routers[0]);
     // At most MAX_CREATING_PER_LINK reassemblies at once: the rest are refused at once.
-    let held = ork::router::slots::MAX_CREATING_PER_LINK as u64;
-    assert_eq!(r.stats().onions_refused.get("too many onions in progress"), Some(&(3000 - held)));
-    assert_eq!(r.stats().onions_refused.get("CREATE never completed"), Some(&(1 + held)));
+    let held = ork::router::MAX_CREATING_PER_LINK as u64;
+    assert_eq!(r.stats().onions_refused.get(&OnionRefusal::TooManyInProgress), Some(&(3000 - held)));
+    assert_eq!(r.stats().onions_refused.get(&OnionRefusal::CreateTimeout), Some(&(1 + held)));
     assert_eq!(r.connection_count(), 1, "only the real connection is left");
     let back = client.cells(&net);
     assert_eq!(destroys(&back).len(), 3000, "every partial CREATE answered with a DESTROY");
@@ -273,7 +304,7 @@ fn create_that_never_completes_times_out_and_floods_leave_nothing() {
 /// the partial ones have timed out.
 #[test]
 fn partial_creates_are_bounded_over_all_links() {
-    use ork::router::slots::{MAX_CREATING, MAX_CREATING_PER_LINK};
+    use ork::router::{MAX_CREATING, MAX_CREATING_PER_LINK};
     let (mut net, routers) = routers_only(2, full_mesh(2), Duration::ZERO);
     let (onion, _) = onion_for(&[0, 1], net.now.unix as u32 + 600, 1);
     let first = create_cells(1, &onion)[0].clone();
@@ -289,7 +320,12 @@ fn partial_creates_are_bounded_over_all_links() {
     net.run();
     let refused = 9 * u64::from(per_client) - MAX_CREATING as u64;
     let stats = net.node::<Router>(routers[0]).stats();
-    assert_eq!(stats.onions_refused.get("too many onions in progress"), Some(&refused), "{:?}", stats.onions_refused);
+    assert_eq!(
+        stats.onions_refused.get(&OnionRefusal::TooManyInProgress),
+        Some(&refused),
+        "{:?}",
+        stats.onions_refused
+    );
     let answered: usize = clients.iter_mut().map(|c| destroys(&c.cells(&net)).len()).sum();
     assert_eq!(answered as u64, refused, "every refused CREATE answered with a DESTROY");
     // While full, a real onion is refused too; after the timeout it goes through.
@@ -299,7 +335,7 @@ fn partial_creates_are_bounded_over_all_links() {
     assert_eq!(destroys(&real.cells(&net)), vec![7]);
     net.advance(Duration::from_secs(11), Duration::from_secs(1));
     let stats = net.node::<Router>(routers[0]).stats();
-    assert_eq!(stats.onions_refused.get("CREATE never completed"), Some(&(MAX_CREATING as u64)));
+    assert_eq!(stats.onions_refused.get(&OnionRefusal::CreateTimeout), Some(&(MAX_CREATING as u64)));
     let (again, _) = onion_for(&[0, 1], net.now.unix as u32 + 600, 2);
     real.send(&mut net, &create_cells(9, &again));
     net.run();

@@ -158,9 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create state directory {}", dir.display()))
                 .config()?;
-            let mut cache = ReplayCache::open(dir, args.replay_cache_size, now_unix).config()?;
-            cache.set_fsync(!args.no_replay_fsync);
-            cache
+            ork::net::replay_file::open_cache(dir, args.replay_cache_size, now_unix, !args.no_replay_fsync).config()?
         }
         None => {
             log::warn!("no --state-dir: the replay cache will not survive a restart");

@@ -12,7 +12,7 @@
 mod cell_link;
 mod directory;
 mod http_head;
-mod keys;
+pub(crate) mod keys;
 mod link_handshake;
 mod onion_peel;
 mod reply_formats;

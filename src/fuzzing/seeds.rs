@@ -143,6 +143,14 @@ fn standard_structure() -> Vec<(&'static str, Vec<u8>)> {
         ("v4", s(Protocol::Tcp, Host::V4([192, 0, 2, 1].into()), 65535)),
         ("v6", s(Protocol::Smtp, Host::V6(std::net::Ipv6Addr::LOCALHOST), 25)),
         ("rlogin", s(Protocol::Rlogin, Host::Name("a-b_c.example.".into()), 513)),
+        // A policy file with every rule form: bracketed IPv6 ranges, the IPv4-mapped block,
+        // protocol keywords (the input also goes through the policy parser).
+        (
+            "policy",
+            b"# exit policy\nreject [::ffff:0:0]/96:*\naccept [2001:db8::]/32:443 proto=reply\n\
+              accept 10.0.0.0/8:513 proto=rlogin\naccept *:* proto=resolve\nreject 127.0.0.0/8:*\naccept *:80-443\n"
+                .to_vec(),
+        ),
     ]
 }
 

@@ -90,3 +90,19 @@ fn check_host(h: &Host) {
     let text = h.to_string();
     assert_eq!(Host::parse(text.as_bytes()).as_ref(), Some(h), "host {text:?} does not round-trip");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_seed_is_a_valid_policy_with_every_rule_form() {
+        let seeds = crate::fuzzing::seeds::seeds("standard_structure");
+        let (_, text) = seeds.iter().find(|(n, _)| n.contains("policy")).expect("policy seed");
+        let p = Policy::parse_str(std::str::from_utf8(text).expect("utf-8"), "seed").expect("parses");
+        let shown = p.to_string();
+        for form in ["[::ffff:0.0.0.0]/96", "[2001:db8::]/32", "proto=reply", "proto=rlogin", "proto=resolve"] {
+            assert!(shown.contains(form), "{form} missing from {shown}");
+        }
+    }
+}

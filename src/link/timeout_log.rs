@@ -5,39 +5,32 @@
 //! The address is the dialled address (IPv4 and port) for links we dial and the source IPv4
 //! address alone for links we accept (a client's source port changes with every connect).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use log::info;
 
+use crate::log_limit::LogLimit;
+
 /// One line per peer address per this long.
 pub const LOG_INTERVAL: Duration = Duration::from_secs(60);
-/// Peer addresses remembered at once; beyond it the oldest entries are dropped first.
-const MAX_PEERS: usize = 4096;
 
-/// Per-address record: when the last line went out and how many timeouts were left out since.
-#[derive(Debug, Default)]
+/// Handshake timeouts per peer address, and how many were left out of the log.
+#[derive(Debug)]
 pub struct TimeoutLog {
-    peers: HashMap<SocketAddr, (Instant, u64)>,
+    peers: LogLimit<SocketAddr>,
+}
+
+impl Default for TimeoutLog {
+    fn default() -> Self {
+        TimeoutLog { peers: LogLimit::new(1, LOG_INTERVAL) }
+    }
 }
 
 impl TimeoutLog {
     /// A handshake with `peer` timed out at `now`. Returns the line logged, if one was.
     pub fn timed_out(&mut self, now: Instant, peer: SocketAddr, role: &str) -> Option<String> {
-        if let Some((last, skipped)) = self.peers.get_mut(&peer) {
-            if now < *last + LOG_INTERVAL {
-                *skipped += 1;
-                return None;
-            }
-        }
-        if self.peers.len() >= MAX_PEERS {
-            self.peers.retain(|_, (last, _)| now < *last + LOG_INTERVAL);
-        }
-        if self.peers.len() >= MAX_PEERS {
-            return None;
-        }
-        let skipped = self.peers.insert(peer, (now, 0)).map_or(0, |(_, n)| n);
+        let skipped = self.peers.allow(now, peer)?;
         let more =
             if skipped > 0 { format!(" ({skipped} more in the minute before, not logged)") } else { String::new() };
         let line = format!("{role} link with {peer}: handshake not finished within 10 s; closed{more}");

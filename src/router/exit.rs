@@ -1,4 +1,4 @@
-//! The exit funnel built into every router (protocol.md §9): reads the standard structure from the
+//! The exit funnel's steps (protocol.md §9), its state being in `exit_funnel.rs`: reads the standard structure from the
 //! first DATA of a connection whose onion ended here, applies the exit policy, connects (with
 //! retries), answers the status byte and relays, including TCP half-close (protocol.md §6). Protocol 5
 //! (resolve) is answered in `exit/resolve.rs`.
@@ -10,7 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use log::{debug, info};
 
-use super::core::{CircId, Next, Router};
+use super::conn_table::ConnId;
+use super::core::Router;
+use super::exit_funnel::{Exit, ExitState};
 use super::timers::Timer;
 use crate::config::policy::RLOGIN_PORT;
 use crate::event::{queue_send, Action, Now, SockId};
@@ -21,71 +23,14 @@ use crate::wire::{Cell, Command, Protocol, StandardStructure, Status, PAYLOAD_LE
 /// Bytes a client may send before the destination is connected.
 const MAX_EARLY_BYTES: usize = 256 * 1024;
 
-enum ExitState {
-    Reading(Vec<u8>),
-    Resolving {
-        request: u64,
-    },
-    Connecting {
-        sock: SockId,
-    },
-    Retrying,
-    Open {
-        sock: SockId,
-    },
-    /// A resolve was answered; waiting for the client's end of stream.
-    Resolved,
-}
-
-/// The exit side of one connection.
-pub(super) struct Exit {
-    state: ExitState,
-    structure: Option<StandardStructure>,
-    addrs: Vec<SocketAddr>,
-    attempts_left: u8,
-    attempt: usize,
-    /// Data for the destination that came before it was connected.
-    early: Vec<u8>,
-    /// The client sent end of stream (Length 0).
-    got_eof: bool,
-    /// We sent end of stream.
-    sent_eof: bool,
-}
-
-impl Exit {
-    /// The destination socket, once there is one.
-    pub fn sock(&self) -> Option<SockId> {
-        match self.state {
-            ExitState::Connecting { sock } | ExitState::Open { sock } => Some(sock),
-            _ => None,
-        }
-    }
-
-    pub fn new() -> Exit {
-        Exit {
-            state: ExitState::Reading(Vec::new()),
-            structure: None,
-            addrs: Vec::new(),
-            attempts_left: 0,
-            attempt: 0,
-            early: Vec::new(),
-            got_eof: false,
-            sent_eof: false,
-        }
-    }
-}
-
 impl Router {
-    fn exit_mut(&mut self, id: CircId) -> Option<&mut Exit> {
-        match self.circs.get_mut(&id).map(|c| &mut c.next) {
-            Some(Next::Exit(e)) => Some(e),
-            _ => None,
-        }
+    fn exit_mut(&mut self, id: ConnId) -> Option<&mut Exit> {
+        self.conns.exit_mut(id)
     }
 
     /// Send bytes backward toward the onion proxy as DATA cells (Length 0 for end of stream).
-    pub(super) fn exit_send_back(&mut self, now: Now, id: CircId, data: &[u8]) {
-        let Some(c) = self.circs.get_mut(&id) else { return };
+    pub(super) fn exit_send_back(&mut self, now: Now, id: ConnId, data: &[u8]) {
+        let Some(c) = self.conns.get_mut(id) else { return };
         let (link, aci) = c.prev;
         let mut cells = Vec::with_capacity(data.len() / PAYLOAD_LEN + 1);
         let chunks: Vec<&[u8]> = if data.is_empty() { vec![&[][..]] } else { data.chunks(PAYLOAD_LEN).collect() };
@@ -100,27 +45,27 @@ impl Router {
         }
     }
 
-    fn exit_status(&mut self, now: Now, id: CircId, status: Status) {
+    fn exit_status(&mut self, now: Now, id: ConnId, status: Status) {
         *self.stats.exit_status.entry(status as u8).or_default() += 1;
         self.exit_send_back(now, id, &[status as u8]);
         if status != Status::Ok {
             info!("exit refused a connection: {status}");
-            self.destroy_circuit(now, id, None);
+            self.destroy_connection(now, id, None);
         }
     }
 
     /// A forward DATA cell (already crypted with the forward engine) reached the exit.
-    pub(super) fn exit_forward(&mut self, now: Now, id: CircId, cell: &Cell) {
+    pub(super) fn exit_forward(&mut self, now: Now, id: ConnId, cell: &Cell) {
         let Some(data) = cell.data() else {
             info!("DATA Length {} > 44 at the exit: keystreams out of step; DESTROY", cell.length());
-            self.destroy_circuit(now, id, None);
+            self.destroy_connection(now, id, None);
             return;
         };
         let Some(exit) = self.exit_mut(id) else { return };
         match &mut exit.state {
             ExitState::Reading(buf) => {
                 if data.is_empty() {
-                    self.destroy_circuit(now, id, None);
+                    self.destroy_connection(now, id, None);
                     return;
                 }
                 buf.extend_from_slice(data);
@@ -157,7 +102,7 @@ impl Router {
             ExitState::Resolved => {
                 // Bytes after a resolve are ignored; the client's end of stream finishes it.
                 if data.is_empty() {
-                    self.destroy_circuit(now, id, None);
+                    self.destroy_connection(now, id, None);
                 }
             }
             ExitState::Open { sock } => {
@@ -181,7 +126,7 @@ impl Router {
         }
     }
 
-    fn exit_start(&mut self, now: Now, id: CircId, s: StandardStructure) {
+    fn exit_start(&mut self, now: Now, id: ConnId, s: StandardStructure) {
         let port = s.port;
         let host = s.host.clone();
         let Some(exit) = self.exit_mut(id) else { return };
@@ -193,7 +138,7 @@ impl Router {
             Host::Name(name) => {
                 let request = id.0;
                 exit.state = ExitState::Resolving { request };
-                self.resolving.insert(request, id);
+                self.exits.add_lookup(request, id);
                 self.actions.push_back(Action::Resolve { request, host: name, port });
                 return;
             }
@@ -202,7 +147,7 @@ impl Router {
     }
 
     pub(super) fn exit_resolved(&mut self, now: Now, request: u64, result: io::Result<Vec<SocketAddr>>) {
-        let Some(id) = self.resolving.remove(&request) else { return };
+        let Some(id) = self.exits.take_lookup(request) else { return };
         match result {
             Ok(addrs) if !addrs.is_empty() => self.exit_addresses(now, id, addrs),
             Ok(_) | Err(_) => self.exit_status(now, id, Status::BadAddress),
@@ -210,7 +155,7 @@ impl Router {
     }
 
     /// Apply the exit policy to the destination's addresses, then connect.
-    fn exit_addresses(&mut self, now: Now, id: CircId, mut addrs: Vec<SocketAddr>) {
+    fn exit_addresses(&mut self, now: Now, id: ConnId, mut addrs: Vec<SocketAddr>) {
         let Some(proto) = self.exit_mut(id).and_then(|e| e.structure.as_ref()).map(|s| s.protocol) else {
             return;
         };
@@ -228,21 +173,28 @@ impl Router {
         self.exit_connect(now, id);
     }
 
-    fn exit_connect(&mut self, _now: Now, id: CircId) {
+    /// An exit's retry timer ran out: connect again if it is still waiting for that.
+    pub(super) fn exit_retry(&mut self, now: Now, id: ConnId) {
+        if matches!(self.exit_mut(id).map(|e| &e.state), Some(ExitState::Retrying)) {
+            self.exit_connect(now, id);
+        }
+    }
+
+    fn exit_connect(&mut self, _now: Now, id: ConnId) {
         let sock = self.ids.fresh();
         let Some(exit) = self.exit_mut(id) else { return };
         let addr = exit.addrs[exit.attempt % exit.addrs.len()];
         let privileged = exit.structure.as_ref().is_some_and(|s| s.protocol == Protocol::Rlogin);
         exit.state = ExitState::Connecting { sock };
-        self.streams.insert(sock, id);
+        self.exits.add_stream(sock, id);
         debug!("exit connecting to {addr}");
         self.actions.push_back(Action::Connect { sock, addr, privileged });
     }
 
     pub(super) fn exit_connected(&mut self, now: Now, sock: SockId, result: io::Result<()>) {
-        let Some(&id) = self.streams.get(&sock) else { return };
+        let Some(id) = self.exits.stream(sock) else { return };
         if result.is_err() {
-            self.streams.remove(&sock);
+            self.exits.remove_stream(sock);
         }
         let Some(exit) = self.exit_mut(id) else { return };
         match result {
@@ -266,7 +218,7 @@ impl Router {
                     exit.attempt += 1;
                     exit.state = ExitState::Retrying;
                     let at = now.mono + self.cfg.timeouts.exit_retry;
-                    self.set_timer(at, Timer::ExitRetry(id));
+                    self.timers.set(at, Timer::ExitRetry(id));
                 } else {
                     self.exit_status(now, id, Status::ConnectFailed);
                 }
@@ -274,44 +226,18 @@ impl Router {
         }
     }
 
-    /// Fire due timers (exit connection retries, jittered DESTROYs).
-    pub(super) fn run_timers(&mut self, now: Now) {
-        while let Some(timer) = self.timers.pop_due(now.mono) {
-            match timer {
-                Timer::ExitRetry(id) => {
-                    if matches!(self.exit_mut(id).map(|e| &e.state), Some(ExitState::Retrying)) {
-                        self.exit_connect(now, id);
-                    }
-                }
-                Timer::Destroy(link, aci) => {
-                    // Not if a crossing DESTROY freed the ACI meanwhile (it may be reused).
-                    if matches!(self.slots.get(&(link, aci)), Some(super::core::Slot::AwaitingAck)) {
-                        self.emit_destroy(now, link, aci);
-                    }
-                }
-                Timer::CreateTimeout(link, aci, began) => {
-                    // The same reassembly (not a later one on a reused ACI) never completed.
-                    if matches!(self.slots.get(&(link, aci)), Some(super::core::Slot::Creating { started, .. }) if *started == began)
-                    {
-                        self.refuse(now, link, aci, "CREATE never completed");
-                    }
-                }
-            }
-        }
-    }
-
     pub(super) fn exit_received(&mut self, now: Now, sock: SockId, data: &[u8]) {
-        if let Some(&id) = self.streams.get(&sock) {
+        if let Some(id) = self.exits.stream(sock) {
             self.exit_send_back(now, id, data);
         }
     }
 
     /// The destination finished sending: Length 0, or DESTROY if the client already had.
     pub(super) fn exit_eof(&mut self, now: Now, sock: SockId) {
-        let Some(&id) = self.streams.get(&sock) else { return };
+        let Some(id) = self.exits.stream(sock) else { return };
         let Some(exit) = self.exit_mut(id) else { return };
         if exit.got_eof {
-            self.destroy_circuit(now, id, None);
+            self.destroy_connection(now, id, None);
         } else if !exit.sent_eof {
             exit.sent_eof = true;
             self.exit_send_back(now, id, &[]);
@@ -319,28 +245,13 @@ impl Router {
     }
 
     pub(super) fn exit_failed(&mut self, now: Now, sock: SockId, error: &io::Error) {
-        let Some(&id) = self.streams.get(&sock) else { return };
+        let Some(id) = self.exits.stream(sock) else { return };
         if matches!(self.exit_mut(id).map(|e| &e.state), Some(ExitState::Connecting { .. })) {
             self.exit_connected(now, sock, Err(io::Error::new(error.kind(), error.to_string())));
             return;
         }
-        self.streams.remove(&sock);
+        self.exits.remove_stream(sock);
         debug!("exit stream failed: {error}");
-        self.destroy_circuit(now, id, None);
-    }
-
-    /// The connection ended: close the destination socket after what was written to it.
-    pub(super) fn exit_close(&mut self, exit: &Exit) {
-        match exit.state {
-            ExitState::Open { sock } | ExitState::Connecting { sock } => {
-                if self.streams.remove(&sock).is_some() {
-                    self.actions.push_back(Action::Close { sock });
-                }
-            }
-            ExitState::Resolving { request } => {
-                self.resolving.remove(&request);
-            }
-            ExitState::Reading(_) | ExitState::Retrying | ExitState::Resolved => {}
-        }
+        self.destroy_connection(now, id, None);
     }
 }

@@ -1,12 +1,11 @@
 //! Backpressure (protocol.md §6): when a socket's write buffer passes a high-water mark the router
 //! stops reading from every socket that feeds it, and resumes below a low-water mark. Nothing is
-//! dropped and memory stays bounded however fast a sender is.
+//! dropped and memory stays bounded however fast a sender is. A source paused by several
+//! congested sinks resumes only when the last of them drains.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
-use super::core::{Next, Router, Slot};
 use crate::event::{Action, SockId};
-use crate::wire::Aci;
 
 pub use crate::link::backpressure::{HIGH_WATER, LOW_WATER};
 
@@ -17,60 +16,71 @@ pub(super) struct Flow {
     paused: HashMap<SockId, u32>,
 }
 
-impl Router {
-    /// The sockets whose input ends up in `sink`'s write buffer.
-    fn sources_of(&self, sink: SockId) -> Vec<SockId> {
-        if let Some(c) = self.streams.get(&sink).and_then(|id| self.circs.get(id)) {
-            return vec![c.prev.0];
-        }
-        let mut out = Vec::new();
-        for (_, slot) in self.slots.range((sink, Aci(0))..=(sink, Aci(u16::MAX))) {
-            let Slot::Live(id) = slot else { continue };
-            let Some(c) = self.circs.get(id) else { continue };
-            let other = match &c.next {
-                _ if c.prev.0 != sink => Some(c.prev.0),
-                Next::Link(l, _) => Some(*l),
-                Next::Exit(e) => e.sock(),
-            };
-            out.extend(other.filter(|o| *o != sink));
-        }
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
-
-    pub(super) fn flow_update(&mut self, sink: SockId, buffered: usize) {
-        if buffered >= HIGH_WATER && !self.flow.congested.contains_key(&sink) {
-            let sources = self.sources_of(sink);
+impl Flow {
+    /// `sink` has `buffered` bytes unwritten. On crossing the high-water mark its sources (asked
+    /// of `sources` only then) are paused; below the low-water mark they are released.
+    pub fn update(
+        &mut self,
+        sink: SockId,
+        buffered: usize,
+        sources: impl FnOnce() -> Vec<SockId>,
+        out: &mut VecDeque<Action>,
+    ) {
+        if buffered >= HIGH_WATER && !self.congested.contains_key(&sink) {
+            let sources = sources();
             for s in &sources {
-                let n = self.flow.paused.entry(*s).or_default();
+                let n = self.paused.entry(*s).or_default();
                 *n += 1;
                 if *n == 1 {
-                    self.actions.push_back(Action::PauseRead { sock: *s });
+                    out.push_back(Action::PauseRead { sock: *s });
                 }
             }
-            self.flow.congested.insert(sink, sources);
+            self.congested.insert(sink, sources);
         } else if buffered <= LOW_WATER {
-            self.flow_release(sink);
+            self.release(sink, out);
         }
     }
 
-    fn flow_release(&mut self, sink: SockId) {
-        let Some(sources) = self.flow.congested.remove(&sink) else { return };
+    fn release(&mut self, sink: SockId, out: &mut VecDeque<Action>) {
+        let Some(sources) = self.congested.remove(&sink) else { return };
         for s in sources {
-            if let Some(n) = self.flow.paused.get_mut(&s) {
+            if let Some(n) = self.paused.get_mut(&s) {
                 *n -= 1;
                 if *n == 0 {
-                    self.flow.paused.remove(&s);
-                    self.actions.push_back(Action::ResumeRead { sock: s });
+                    self.paused.remove(&s);
+                    out.push_back(Action::ResumeRead { sock: s });
                 }
             }
         }
     }
 
     /// A socket is gone: release what it paused and forget its own pause count.
-    pub(super) fn flow_forget(&mut self, sock: SockId) {
-        self.flow_release(sock);
-        self.flow.paused.remove(&sock);
+    pub fn forget(&mut self, sock: SockId, out: &mut VecDeque<Action>) {
+        self.release(sock, out);
+        self.paused.remove(&sock);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::SockIds;
+
+    #[test]
+    fn a_source_paused_by_two_sinks_resumes_after_both_drain() {
+        let mut ids = SockIds::default();
+        let (src, a, b) = (ids.fresh(), ids.fresh(), ids.fresh());
+        let mut flow = Flow::default();
+        let mut out = VecDeque::new();
+        flow.update(a, HIGH_WATER, || vec![src], &mut out);
+        flow.update(b, HIGH_WATER, || vec![src], &mut out);
+        flow.update(a, HIGH_WATER + 1, || panic!("asked again while congested"), &mut out);
+        assert!(matches!(out.drain(..).collect::<Vec<_>>()[..], [Action::PauseRead { sock }] if sock == src));
+        flow.update(a, LOW_WATER, Vec::new, &mut out);
+        assert!(out.is_empty(), "b still congested");
+        flow.update(b, LOW_WATER + 1, Vec::new, &mut out);
+        assert!(out.is_empty(), "between the marks nothing changes");
+        flow.forget(b, &mut out);
+        assert!(matches!(out.drain(..).collect::<Vec<_>>()[..], [Action::ResumeRead { sock }] if sock == src));
     }
 }

@@ -1,80 +1,89 @@
-//! The router's links (protocol.md §3): its neighbours (dialling the lower ones with the shared
-//! [`Redial`] backoff, accepting the higher ones and anonymous clients), wake-up on restart,
-//! and link loss. Each link is a [`LinkEnd`] of `crate::link`, the machine every role shares
-//! (keying, codec, PADDING, liveness, ACIs); liveness upkeep is in `liveness.rs`.
+//! The link table (protocol.md §3): the router's neighbours (dialling the lower ones with the
+//! shared [`Redial`] backoff, accepting the higher ones and anonymous clients), wake-up on
+//! restart, liveness upkeep and link loss. Each link is a [`LinkEnd`] of `crate::link`, the
+//! machine every role shares (keying, codec, PADDING, liveness, ACIs). What the links carry is
+//! handed back to the router as cells and [`LinkEvent`]s; the table knows nothing of
+//! connections.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Duration;
 
 use log::{debug, info};
+use rand::rngs::StdRng;
 
-use super::core::{Router, Slot};
 use crate::config::neighbors::Neighbor;
-use crate::crypto::RsaPublicKey;
-use crate::event::{Action, Now, SockId};
+use crate::crypto::{RsaPrivateKey, RsaPublicKey};
+use crate::event::{Action, Now, SockId, SockIds};
 use crate::link::aci::id_bytes;
-use crate::link::{LinkCodec, LinkEnd, LinkLoss, Listener, PeerIdentity, Redial};
+use crate::link::{LinkCodec, LinkEnd, LinkLoss, LinkTimers, Listener, PeerIdentity, Redial, TimeoutLog};
 use crate::wire::{Aci, Cell};
 
-/// One neighbour of the predefined topology.
-pub(super) struct NeighborState {
-    pub addr: SocketAddrV4,
-    pub key: RsaPublicKey,
-    /// We are the higher address: we dial it and our link carries cells.
-    pub we_dial: bool,
-    /// The open cell-carrying link.
-    pub link: Option<SockId>,
-    /// A dial in progress (connecting or keying).
-    pub attempt: Option<SockId>,
-    pub redial: Redial,
+mod added;
+mod status;
+#[cfg(test)]
+mod tests;
+mod upkeep;
+
+/// What the table needs to know of the router.
+pub(super) struct LinkSettings {
+    pub identity: SocketAddrV4,
+    pub key: Arc<RsaPrivateKey>,
+    pub timers: LinkTimers,
+    pub padding_rate: f64,
+    /// A link that closes within this after its handshake counts as a failed attempt.
+    pub stable_after: Duration,
+    /// Emit key-log lines (tests only).
+    pub key_log: bool,
 }
 
-impl NeighborState {
-    pub fn new(n: &Neighbor, me: SocketAddrV4) -> Self {
-        NeighborState {
-            addr: n.addr,
-            key: n.key.clone(),
-            we_dial: id_bytes(me) > id_bytes(n.addr),
-            link: None,
-            attempt: None,
-            redial: Redial::default(),
-        }
-    }
+/// Something the router must act on.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum LinkEvent {
+    /// A link was keyed and carries cells.
+    Up,
+    /// A peer failed the handshake.
+    Refused,
+    /// This link is gone: call [`LinkTable::lose`] and end its connections.
+    Lost(SockId, LinkLoss),
+    /// A key-log line (tests only).
+    KeyLog(String),
+}
+
+/// One neighbour of the predefined topology.
+struct NeighborState {
+    addr: SocketAddrV4,
+    key: RsaPublicKey,
+    /// We are the higher address: we dial it and our link carries cells.
+    we_dial: bool,
+    /// The open cell-carrying link.
+    link: Option<SockId>,
+    /// A dial in progress (connecting or keying).
+    attempt: Option<SockId>,
+    redial: Redial,
 }
 
 /// One TCP connection to a neighbour or an anonymous client.
-pub(super) struct Link {
-    pub end: LinkEnd,
+struct Link {
+    end: LinkEnd,
     /// Neighbour index, when dialled or identified.
-    pub neighbor: Option<usize>,
+    neighbor: Option<usize>,
     /// Keyed and carrying cells (the others are wake-ups waiting to be closed).
-    pub carrier: bool,
-    pub rx_cells: Vec<Cell>,
+    carrier: bool,
     /// Bytes the driver last reported as unwritten on the link's socket.
-    pub unwritten: usize,
+    unwritten: usize,
     /// The link's key-log tag, kept only when the key log is on.
-    pub key_log_tag: Option<String>,
+    key_log_tag: Option<String>,
 }
 
 impl Link {
-    fn new(end: LinkEnd, neighbor: Option<usize>) -> Link {
-        Link { end, neighbor, carrier: false, rx_cells: Vec::new(), unwritten: 0, key_log_tag: None }
-    }
-
-    pub fn is_carrier(&self) -> bool {
+    fn is_carrier(&self) -> bool {
         self.carrier && self.end.is_open()
     }
 
-    /// Link-encrypt a cell into the output buffer; false if the link cannot carry cells.
-    pub fn encode(&mut self, cell: &Cell, now: Now) -> bool {
-        self.carrier && self.end.encode(cell, now.mono)
-    }
-
-    pub fn take_output(&mut self) -> Option<Vec<u8>> {
-        self.end.take_output()
-    }
-
     /// Who is at the other end, for logs.
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         match self.end.peer() {
             Some(PeerIdentity::Router(a)) => format!("router {a}"),
             Some(PeerIdentity::Anonymous) => format!("anonymous client {}", self.end.tcp_peer()),
@@ -83,126 +92,180 @@ impl Link {
     }
 }
 
-impl Router {
-    pub(super) fn start_links(&mut self, now: Now) {
+/// Every link and neighbour.
+pub(super) struct LinkTable {
+    settings: LinkSettings,
+    links: BTreeMap<SockId, Link>,
+    neighbors: Vec<NeighborState>,
+    /// Handshake timeouts, logged at most once per peer address per minute.
+    timeouts_log: TimeoutLog,
+    rx: Vec<Cell>,
+}
+
+impl LinkTable {
+    pub fn new(settings: LinkSettings, neighbors: &[Neighbor]) -> LinkTable {
+        let me = settings.identity;
+        let neighbors = neighbors
+            .iter()
+            .map(|n| NeighborState {
+                addr: n.addr,
+                key: n.key.clone(),
+                we_dial: id_bytes(me) > id_bytes(n.addr),
+                link: None,
+                attempt: None,
+                redial: Redial::default(),
+            })
+            .collect();
+        LinkTable { settings, links: BTreeMap::new(), neighbors, timeouts_log: TimeoutLog::default(), rx: Vec::new() }
+    }
+
+    /// At start: plan the dials to lower neighbours, wake up the higher ones.
+    pub fn start(&mut self, now: Now, ids: &mut SockIds, out: &mut VecDeque<Action>) {
         for i in 0..self.neighbors.len() {
             if self.neighbors[i].we_dial {
                 self.neighbors[i].redial.at(now.mono);
             } else {
                 // Wake-up: tell a higher neighbour we are (back) up.
-                self.dial(now, i, true);
+                self.dial(now, i, true, ids, out);
             }
         }
     }
 
-    pub(super) fn dial(&mut self, now: Now, idx: usize, wakeup: bool) {
-        let sock = self.ids.fresh();
+    fn dial(&mut self, now: Now, idx: usize, wakeup: bool, ids: &mut SockIds, out: &mut VecDeque<Action>) {
+        let sock = ids.fresh();
         let addr = self.neighbors[idx].addr;
         debug!("dialling {addr}{}", if wakeup { " (wake-up)" } else { "" });
-        let end = self.new_end(LinkEnd::dialling(SocketAddr::V4(addr), Some(self.cfg.identity), now.mono));
-        self.links.insert(sock, Link::new(end, Some(idx)));
+        let end = self.new_end(LinkEnd::dialling(SocketAddr::V4(addr), Some(self.settings.identity), now.mono));
+        self.insert(sock, end, Some(idx));
         if !wakeup {
             self.neighbors[idx].attempt = Some(sock);
             self.neighbors[idx].redial.dialling();
         }
-        self.actions.push_back(Action::Connect { sock, addr: SocketAddr::V4(addr), privileged: false });
+        out.push_back(Action::Connect { sock, addr: SocketAddr::V4(addr), privileged: false });
     }
 
-    pub(super) fn accept_link(&mut self, now: Now, peer: SocketAddr) -> SockId {
-        let sock = self.ids.fresh();
-        let listener = Listener::new(self.cfg.key.clone(), &mut self.rng);
-        let end = self.new_end(LinkEnd::accepting(peer, Some(self.cfg.identity), listener, now.mono));
-        self.links.insert(sock, Link::new(end, None));
+    fn insert(&mut self, sock: SockId, end: LinkEnd, neighbor: Option<usize>) {
+        self.links.insert(sock, Link { end, neighbor, carrier: false, unwritten: 0, key_log_tag: None });
+    }
+
+    /// A peer connected to the listener.
+    pub fn accept(&mut self, now: Now, peer: SocketAddr, ids: &mut SockIds, rng: &mut StdRng) -> SockId {
+        let sock = ids.fresh();
+        let listener = Listener::new(self.settings.key.clone(), rng);
+        let end = self.new_end(LinkEnd::accepting(peer, Some(self.settings.identity), listener, now.mono));
+        self.insert(sock, end, None);
         sock
     }
 
     /// A link end with this router's timers and padding rate.
     fn new_end(&self, end: LinkEnd) -> LinkEnd {
-        end.with_timers(self.cfg.timeouts.link_timers()).with_padding_rate(self.cfg.padding_rate)
+        end.with_timers(self.settings.timers).with_padding_rate(self.settings.padding_rate)
     }
 
-    /// Take a connection whose link is already keyed, as if its STS handshake with `peer` had
-    /// just completed. Only for the fuzz harness (`crate::fuzzing`), which drives cells into a
-    /// router without paying for Diffie-Hellman and RSA signatures on every run.
-    #[doc(hidden)]
-    pub fn accept_keyed_link(
+    /// Take a connection whose link is already keyed (the fuzz harness).
+    #[allow(clippy::too_many_arguments)]
+    pub fn accept_keyed(
         &mut self,
         now: Now,
         tcp_peer: SocketAddr,
         peer: PeerIdentity,
         codec: LinkCodec,
+        ids: &mut SockIds,
+        out: &mut VecDeque<Action>,
+        events: &mut Vec<LinkEvent>,
     ) -> SockId {
-        let sock = self.ids.fresh();
-        let end = self.new_end(LinkEnd::keyed(tcp_peer, Some(self.cfg.identity), peer, codec, now.mono));
-        self.links.insert(sock, Link::new(end, None));
-        self.link_established(now, sock, peer);
+        let sock = ids.fresh();
+        let end = self.new_end(LinkEnd::keyed(tcp_peer, Some(self.settings.identity), peer, codec, now.mono));
+        self.insert(sock, end, None);
+        self.established(now, sock, peer, ids, out, events);
         sock
     }
 
-    pub(super) fn link_connected(&mut self, now: Now, sock: SockId, result: std::io::Result<()>) {
+    /// The TCP connection of a dialled link is made (or failed).
+    pub fn connected(
+        &mut self,
+        now: Now,
+        sock: SockId,
+        result: std::io::Result<()>,
+        rng: &mut StdRng,
+        out: &mut VecDeque<Action>,
+        events: &mut Vec<LinkEvent>,
+    ) {
         if let Err(e) = result {
             debug!("connect {sock} failed: {e}");
-            self.link_lost(now, sock, LinkLoss::ConnectFailed);
-            return;
+            return events.push(LinkEvent::Lost(sock, LinkLoss::ConnectFailed));
         }
         let Some(link) = self.links.get_mut(&sock) else { return };
         let Some(idx) = link.neighbor else { return };
         let n = &self.neighbors[idx];
-        let key = Some(self.cfg.key.clone());
-        if let Err(loss) = link.end.connected(now.mono, key, n.addr, n.key.clone(), &mut self.rng) {
-            self.link_lost(now, sock, loss);
-            return;
+        let key = Some(self.settings.key.clone());
+        if let Err(loss) = link.end.connected(now.mono, key, n.addr, n.key.clone(), rng) {
+            return events.push(LinkEvent::Lost(sock, loss));
         }
-        self.flush_link(sock);
+        self.flush(sock, out);
     }
 
-    /// Hand what a link has buffered (handshake messages) to the driver.
-    fn flush_link(&mut self, sock: SockId) {
-        if let Some(data) = self.links.get_mut(&sock).and_then(|l| l.take_output()) {
-            self.actions.push_back(Action::Send { sock, data });
+    /// Hand what a link has buffered to the driver.
+    pub fn flush(&mut self, sock: SockId, out: &mut VecDeque<Action>) {
+        if let Some(data) = self.links.get_mut(&sock).and_then(|l| l.end.take_output()) {
+            out.push_back(Action::Send { sock, data });
         }
     }
 
-    pub(super) fn link_received(&mut self, now: Now, sock: SockId, data: &[u8]) {
+    /// Bytes arrived on a link. The cells it carries are appended to `cells`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn received(
+        &mut self,
+        now: Now,
+        sock: SockId,
+        data: &[u8],
+        ids: &mut SockIds,
+        out: &mut VecDeque<Action>,
+        cells: &mut Vec<Cell>,
+        events: &mut Vec<LinkEvent>,
+    ) {
         let Some(link) = self.links.get_mut(&sock) else { return };
         if link.end.is_open() && !link.carrier {
             return;
         }
-        let mut cells = std::mem::take(&mut link.rx_cells);
+        let mut rx = std::mem::take(&mut self.rx);
         let neighbors = &self.neighbors;
         let lookup = |a: SocketAddrV4| neighbors.iter().find(|n| n.addr == a).map(|n| n.key.clone());
-        let result = link.end.received(now.mono, data, &lookup, &mut cells);
-        self.flush_link(sock);
+        let result = link.end.received(now.mono, data, &lookup, &mut rx);
+        self.flush(sock, out);
         let failed = result.as_ref().err().copied();
         match result {
             Ok(Some(keyed)) => {
-                if self.cfg.key_log {
-                    self.actions.push_back(Action::KeyLog { line: keyed.secrets.key_log_line() });
+                if self.settings.key_log {
+                    events.push(LinkEvent::KeyLog(keyed.secrets.key_log_line()));
                     if let Some(link) = self.links.get_mut(&sock) {
                         link.key_log_tag = Some(hex::encode(keyed.secrets.tag));
                     }
                 }
-                self.link_established(now, sock, keyed.peer);
+                self.established(now, sock, keyed.peer, ids, out, events);
             }
-            Err(LinkLoss::HandshakeFailed) => self.stats.links_refused += 1,
+            Err(LinkLoss::HandshakeFailed) => events.push(LinkEvent::Refused),
             _ => {}
         }
-        if self.links.get(&sock).is_some_and(|l| l.is_carrier()) {
-            for cell in cells.drain(..) {
-                self.stats.cells_in += 1;
-                self.handle_cell(now, sock, cell);
-            }
+        if self.is_carrier(sock) {
+            cells.append(&mut rx);
         }
-        cells.clear();
-        if let Some(l) = self.links.get_mut(&sock) {
-            l.rx_cells = cells;
-        }
+        rx.clear();
+        self.rx = rx;
         if let Some(loss) = failed {
-            self.link_lost(now, sock, loss);
+            events.push(LinkEvent::Lost(sock, loss));
         }
     }
 
-    fn link_established(&mut self, now: Now, sock: SockId, peer: PeerIdentity) {
+    fn established(
+        &mut self,
+        now: Now,
+        sock: SockId,
+        peer: PeerIdentity,
+        ids: &mut SockIds,
+        out: &mut VecDeque<Action>,
+        events: &mut Vec<LinkEvent>,
+    ) {
         let Some(link) = self.links.get_mut(&sock) else { return };
         let (carrier, idx) = match (peer, link.end.dialled(), link.neighbor) {
             (PeerIdentity::Anonymous, false, _) => (true, None),
@@ -218,12 +281,12 @@ impl Router {
         let who = link.describe();
         let dialled = link.end.dialled();
         if carrier {
-            self.stats.links_up += 1;
+            events.push(LinkEvent::Up);
             info!("link up: {who}");
             if let Some(i) = idx {
                 if let Some(old) = self.neighbors[i].link.replace(sock) {
                     if old != sock {
-                        self.link_lost(now, old, LinkLoss::Replaced);
+                        events.push(LinkEvent::Lost(old, LinkLoss::Replaced));
                     }
                 }
                 if self.neighbors[i].attempt == Some(sock) {
@@ -234,57 +297,89 @@ impl Router {
             // A lower neighbour woke us up: it restarted, so our link to it is stale.
             info!("wake-up from {who}: redialling it");
             self.links.remove(&sock);
-            self.actions.push_back(Action::Close { sock });
+            out.push_back(Action::Close { sock });
             if let Some(old) = self.neighbors[i].link.take() {
-                self.link_lost(now, old, LinkLoss::Stale);
+                events.push(LinkEvent::Lost(old, LinkLoss::Stale));
             }
             if let Some(att) = self.neighbors[i].attempt.take() {
                 self.links.remove(&att);
-                self.actions.push_back(Action::Abort { sock: att });
+                out.push_back(Action::Abort { sock: att });
             }
             self.neighbors[i].redial.reset();
-            self.dial(now, i, false);
+            self.dial(now, i, false, ids, out);
         } else {
             debug!("wake-up link to {who} keyed; waiting for it to close");
         }
     }
 
-    /// A link is gone: destroy its connections toward their other side and plan a redial.
-    pub(super) fn link_lost(&mut self, now: Now, sock: SockId, loss: LinkLoss) {
-        let Some(link) = self.links.remove(&sock) else { return };
-        self.actions.push_back(Action::Close { sock });
+    /// Remove a link: close its socket, log, plan a redial. `Some(was_carrier)` if it existed.
+    pub fn lose(
+        &mut self,
+        now: Now,
+        sock: SockId,
+        loss: LinkLoss,
+        rng: &mut StdRng,
+        out: &mut VecDeque<Action>,
+    ) -> Option<bool> {
+        let link = self.links.remove(&sock)?;
+        out.push_back(Action::Close { sock });
         let was_carrier = link.is_carrier();
-        let keys: Vec<(SockId, Aci)> =
-            self.slots.range((sock, Aci(0))..=(sock, Aci(u16::MAX))).map(|(k, _)| *k).collect();
-        for key in keys {
-            if let Some(Slot::Live(c)) = self.slots.remove(&key) {
-                self.destroy_circuit(now, c, Some(key));
-            }
-        }
-        self.flow_forget(sock);
-        *self.stats.links_lost.entry(loss).or_default() += 1;
         if was_carrier {
-            self.stats.links_down += 1;
             info!("link down: {} ({loss})", link.describe());
         } else if loss == LinkLoss::HandshakeTimeout {
             self.timeouts_log.timed_out(now.mono, link.end.log_address(), "router");
         } else {
             debug!("link {} closed ({loss})", link.describe());
         }
-        for i in 0..self.neighbors.len() {
-            let n = &mut self.neighbors[i];
-            let was_link = n.link == Some(sock);
-            let was_attempt = n.attempt == Some(sock);
-            if !(was_link || was_attempt) {
+        for n in &mut self.neighbors {
+            if n.link != Some(sock) && n.attempt != Some(sock) {
                 continue;
             }
             n.link = n.link.filter(|s| *s != sock);
             n.attempt = n.attempt.filter(|s| *s != sock);
             if n.we_dial && n.link.is_none() && n.attempt.is_none() {
-                let stable_after = self.cfg.timeouts.stable_after;
-                let delay = n.redial.lost(now.mono, link.end.established(), stable_after, &mut self.rng);
+                let stable_after = self.settings.stable_after;
+                let delay = n.redial.lost(now.mono, link.end.established(), stable_after, rng);
                 debug!("redialling {} in {delay:?}", n.addr);
             }
+        }
+        Some(was_carrier)
+    }
+
+    pub fn is_carrier(&self, sock: SockId) -> bool {
+        self.links.get(&sock).is_some_and(Link::is_carrier)
+    }
+
+    /// The open link to neighbour `addr`.
+    pub fn link_to(&self, addr: SocketAddrV4) -> Option<SockId> {
+        self.neighbors.iter().find(|n| n.addr == addr).and_then(|n| n.link)
+    }
+
+    /// Whether `aci` is in this router's half on `sock`.
+    pub fn is_ours(&self, sock: SockId, aci: Aci) -> bool {
+        self.links.get(&sock).is_some_and(|l| l.end.is_ours(aci))
+    }
+
+    pub fn mark_used(&mut self, sock: SockId, aci: Aci) {
+        if let Some(l) = self.links.get_mut(&sock) {
+            l.end.mark_used(aci);
+        }
+    }
+
+    pub fn allocate_aci(&mut self, sock: SockId, rng: &mut StdRng) -> Option<Aci> {
+        self.links.get_mut(&sock).and_then(|l| l.end.allocate_aci(rng))
+    }
+
+    pub fn release_aci(&mut self, sock: SockId, aci: Aci) {
+        if let Some(l) = self.links.get_mut(&sock) {
+            l.end.release_aci(aci);
+        }
+    }
+
+    /// Close every link (shutdown).
+    pub fn close_all(&mut self, out: &mut VecDeque<Action>) {
+        for sock in std::mem::take(&mut self.links).into_keys() {
+            out.push_back(Action::Close { sock });
         }
     }
 }

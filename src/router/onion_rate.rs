@@ -23,9 +23,6 @@ impl Default for OnionRate {
     }
 }
 
-/// The refusal reason counted in the status file (`onions_refused`) for an onion over the limit.
-pub const ONION_RATE_REFUSAL: &str = "onion rate limit";
-
 /// Buckets kept before full ones (indistinguishable from a fresh bucket) are dropped.
 const PRUNE_ABOVE: usize = 256;
 

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use super::refusal::OnionRefusal;
+
 /// Router counters.
 #[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
@@ -13,7 +15,7 @@ pub struct Stats {
     pub links_lost: BTreeMap<crate::link::LinkLoss, u64>,
     pub onions_peeled: u64,
     /// Refused onions by reason.
-    pub onions_refused: BTreeMap<String, u64>,
+    pub onions_refused: BTreeMap<OnionRefusal, u64>,
     pub cells_in: u64,
     pub cells_out: u64,
     pub padding_in: u64,
@@ -24,8 +26,8 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub fn refuse(&mut self, reason: &str) {
-        *self.onions_refused.entry(reason.to_string()).or_default() += 1;
+    pub fn refuse(&mut self, reason: OnionRefusal) {
+        *self.onions_refused.entry(reason).or_default() += 1;
     }
 }
 

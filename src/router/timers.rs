@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use super::core::CircId;
+use super::conn_table::ConnId;
 use crate::event::SockId;
 use crate::wire::Aci;
 
@@ -14,7 +14,7 @@ use crate::wire::Aci;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Timer {
     /// Try the exit connection again.
-    ExitRetry(CircId),
+    ExitRetry(ConnId),
     /// Send a DESTROY held back by the destroy jitter.
     Destroy(SockId, Aci),
     /// Give up on a CREATE reassembly begun at this instant if it is still incomplete.
@@ -87,15 +87,15 @@ mod tests {
         let mut ids = SockIds::default();
         let link = ids.fresh();
         let mut t = Timers::default();
-        t.set(t0 + Duration::from_millis(20), Timer::ExitRetry(CircId(2)));
-        t.set(t0 + Duration::from_millis(10), Timer::ExitRetry(CircId(1)));
+        t.set(t0 + Duration::from_millis(20), Timer::ExitRetry(ConnId(2)));
+        t.set(t0 + Duration::from_millis(10), Timer::ExitRetry(ConnId(1)));
         t.set(t0 + Duration::from_millis(10), Timer::Destroy(link, Aci(5)));
         assert_eq!(t.next_due(), Some(t0 + Duration::from_millis(10)));
         assert_eq!(t.pop_due(t0 + Duration::from_millis(9)), None);
-        assert_eq!(t.pop_due(t0 + Duration::from_millis(10)), Some(Timer::ExitRetry(CircId(1))));
+        assert_eq!(t.pop_due(t0 + Duration::from_millis(10)), Some(Timer::ExitRetry(ConnId(1))));
         assert_eq!(t.pop_due(t0 + Duration::from_millis(10)), Some(Timer::Destroy(link, Aci(5))));
         assert_eq!(t.pop_due(t0 + Duration::from_millis(10)), None);
-        assert_eq!(t.pop_due(t0 + Duration::from_millis(30)), Some(Timer::ExitRetry(CircId(2))));
+        assert_eq!(t.pop_due(t0 + Duration::from_millis(30)), Some(Timer::ExitRetry(ConnId(2))));
         assert_eq!((t.len(), t.next_due()), (0, None));
     }
 

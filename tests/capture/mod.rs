@@ -116,19 +116,19 @@ fn tcp(frame: &[u8], link_header: usize) -> Option<(FlowKey, u32, u8, &[u8])> {
 /// A link end and ACI: `(link tag, ACI)`.
 pub type Hop = (String, u16);
 /// One router's connection map: in-hop to out-hop, `None` for an exit.
-pub type Circuits = HashMap<Hop, Option<Hop>>;
+pub type ConnMap = HashMap<Hop, Option<Hop>>;
 
-/// Keys from key-log files: `link TAG K_DL K_LD` lines; `circuit IN-TAG IN-ACI OUT-TAG|exit [OUT-ACI]`.
+/// Keys from key-log files: `link TAG K_DL K_LD` lines; `connection IN-TAG IN-ACI OUT-TAG|exit [OUT-ACI]`.
 #[derive(Debug, Default)]
 pub struct KeyLog {
     pub links: HashMap<String, ([u8; 8], [u8; 8])>,
     /// Per router (file index): `(in tag, in ACI) -> Some((out tag, out ACI))`, `None` = exit.
-    pub circuits: Vec<Circuits>,
+    pub connections: Vec<ConnMap>,
 }
 
 impl KeyLog {
     pub fn add_file(&mut self, text: &str) {
-        let mut circuits = HashMap::new();
+        let mut connections = HashMap::new();
         for line in text.lines() {
             let f: Vec<&str> = line.split_whitespace().collect();
             match f.as_slice() {
@@ -136,17 +136,17 @@ impl KeyLog {
                     let key = |h: &str| <[u8; 8]>::try_from(hex::decode(h).expect("hex key")).expect("8-byte key");
                     self.links.insert(tag.to_string(), (key(dl), key(ld)));
                 }
-                ["circuit", tag, aci, "exit"] => {
-                    circuits.insert((tag.to_string(), aci.parse().expect("aci")), None);
+                ["connection", tag, aci, "exit"] => {
+                    connections.insert((tag.to_string(), aci.parse().expect("aci")), None);
                 }
-                ["circuit", tag, aci, out, out_aci] => {
+                ["connection", tag, aci, out, out_aci] => {
                     let out = Some((out.to_string(), out_aci.parse().expect("aci")));
-                    circuits.insert((tag.to_string(), aci.parse().expect("aci")), out);
+                    connections.insert((tag.to_string(), aci.parse().expect("aci")), out);
                 }
                 _ => panic!("bad key-log line {line:?}"),
             }
         }
-        self.circuits.push(circuits);
+        self.connections.push(connections);
     }
 }
 

@@ -65,6 +65,17 @@ pub fn router_with_jitter(i: usize, links: &[(usize, usize)], mix: Duration, see
 
 /// A router whose configuration the test adjusts.
 pub fn router_custom(i: usize, links: &[(usize, usize)], seed: u64, adjust: impl FnOnce(&mut RouterConfig)) -> Router {
+    router_with_cache(i, links, seed, ReplayCache::new(100_000), adjust)
+}
+
+/// A router with the given replay cache (one with a store survives a restart in the simulation).
+pub fn router_with_cache(
+    i: usize,
+    links: &[(usize, usize)],
+    seed: u64,
+    cache: ReplayCache,
+    adjust: impl FnOnce(&mut RouterConfig),
+) -> Router {
     let (mix, jitter) = (Duration::from_millis(10), Duration::ZERO);
     let neighbors = links
         .iter()
@@ -93,7 +104,7 @@ pub fn router_custom(i: usize, links: &[(usize, usize)], seed: u64, adjust: impl
     };
     let mut cfg = cfg;
     adjust(&mut cfg);
-    Router::with_rng(cfg, ReplayCache::new(100_000), StdRng::seed_from_u64(seed))
+    Router::with_rng(cfg, cache, StdRng::seed_from_u64(seed))
 }
 
 pub fn network(n: usize, links: &[(usize, usize)]) -> Network {

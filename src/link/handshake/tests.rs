@@ -8,21 +8,13 @@ use crypto_bigint::{Encoding, U1024};
 use rand::SeedableRng;
 
 use super::*;
-use crate::crypto::rsa_block::private_key_from_pem;
 use crate::link::dh::P;
 use crate::wire::{Aci, Cell, Command};
 
 const DIALLER: &str = "127.0.0.1:9002";
 
 fn keys() -> Vec<Arc<RsaPrivateKey>> {
-    let v: serde_json::Value =
-        serde_json::from_str(include_str!("../../../tests/vectors/onions.json")).expect("vector file");
-    v["keys_pkcs8_pem"]
-        .as_array()
-        .expect("key list")
-        .iter()
-        .map(|p| Arc::new(private_key_from_pem(p.as_str().expect("pem"), "onions.json").expect("key")))
-        .collect()
+    crate::fuzzing::keys::vector_keys().to_vec()
 }
 
 fn rng() -> ChaCha20Rng {

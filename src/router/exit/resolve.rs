@@ -7,9 +7,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use log::debug;
 
-use super::ExitState;
 use crate::event::Now;
-use crate::router::core::{CircId, Router};
+use crate::router::conn_table::ConnId;
+use crate::router::core::Router;
+use crate::router::exit_funnel::ExitState;
 use crate::wire::Status;
 
 /// The address a resolve answers with: the first IPv4 address, else the first IPv6 address.
@@ -29,7 +30,7 @@ pub(crate) fn answer_text(ip: IpAddr) -> String {
 
 impl Router {
     /// The host of a resolve is known (an IP literal answers itself): check the policy, answer.
-    pub(super) fn resolve_answer(&mut self, now: Now, id: CircId, addrs: &[SocketAddr]) {
+    pub(super) fn resolve_answer(&mut self, now: Now, id: ConnId, addrs: &[SocketAddr]) {
         let Some(ip) = pick_answer(addrs) else {
             return self.exit_status(now, id, Status::BadAddress);
         };
@@ -46,7 +47,7 @@ impl Router {
         self.exit_status(now, id, Status::Ok);
         self.exit_send_back(now, id, answer_text(ip).as_bytes());
         if client_ended {
-            self.destroy_circuit(now, id, None);
+            self.destroy_connection(now, id, None);
         } else {
             self.exit_send_back(now, id, &[]);
         }

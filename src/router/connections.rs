@@ -1,15 +1,16 @@
-//! Anonymous connections at a router (protocol.md §6): CREATE reassembly and onion peeling, DATA
-//! crypting, and the DESTROY handshake.
+//! Anonymous connections at a router (protocol.md §6), between the link table and the connection
+//! table: CREATE reassembly and onion peeling, DATA crypting, and the DESTROY handshake.
 
 use log::{debug, info, warn};
 
-use super::core::{CircId, Circuit, Next, Router, Slot};
-use super::exit::Exit;
-use super::onion_rate::ONION_RATE_REFUSAL;
-use super::slots::{MAX_CREATING, MAX_CREATING_PER_LINK};
+use super::conn_table::{ConnId, Connection, Next, Slot, MAX_CREATING, MAX_CREATING_PER_LINK};
+use super::core::Router;
+use super::exit_funnel::Exit;
+use super::refusal::{OnionRefusal, REFUSAL_LOG_INTERVAL};
 use super::timers::Timer;
 use crate::crypto::Engine;
 use crate::event::{Action, Now, SockId};
+use crate::log_limit::LogLimit;
 use crate::onion::{self, create_chunks, Onion, ONION_LEN};
 use crate::wire::{Aci, Cell, Command, PAYLOAD_LEN};
 
@@ -28,34 +29,32 @@ impl Router {
 
     fn on_create(&mut self, now: Now, link: SockId, cell: Cell) {
         let aci = cell.aci;
-        let ours = self.links.get(&link).is_some_and(|l| l.end.is_ours(aci));
-        if (ours || aci == Aci::PADDING) && !self.slots.contains_key(&(link, aci)) {
+        let ours = self.links.is_ours(link, aci);
+        if (ours || aci == Aci::PADDING) && !self.conns.has_slot(&(link, aci)) {
             warn!("CREATE on ACI {aci} which the sender may not allocate; DESTROY");
             // Keep the ACI out of our own allocations until the peer acknowledges.
-            if let Some(l) = self.links.get_mut(&link) {
-                l.end.mark_used(aci);
-            }
+            self.links.mark_used(link, aci);
             self.send_destroy(now, link, aci);
             return;
         }
         let len = cell.length() as usize;
-        match self.slots.get_mut(&(link, aci)) {
+        match self.conns.slot_mut(&(link, aci)) {
             None => {
                 if len == 0 || len > PAYLOAD_LEN {
-                    self.refuse(now, link, aci, "bad CREATE length");
+                    self.refuse(now, link, aci, OnionRefusal::BadCreateLength);
                     return;
                 }
-                if self.slots.creating_on(link) >= MAX_CREATING_PER_LINK || self.slots.creating() >= MAX_CREATING {
-                    self.refuse(now, link, aci, "too many onions in progress");
+                if self.conns.creating_on(link) >= MAX_CREATING_PER_LINK || self.conns.creating() >= MAX_CREATING {
+                    self.refuse(now, link, aci, OnionRefusal::TooManyInProgress);
                     return;
                 }
                 let onion = cell.body[1..1 + len].to_vec();
-                self.slots.insert((link, aci), Slot::Creating { onion, early: Vec::new(), started: now.mono });
-                self.set_timer(now.mono + self.cfg.timeouts.create, Timer::CreateTimeout(link, aci, now.mono));
+                self.conns.set_slot((link, aci), Slot::Creating { onion, early: Vec::new(), started: now.mono });
+                self.timers.set(now.mono + self.cfg.timeouts.create, Timer::CreateTimeout(link, aci, now.mono));
             }
             Some(Slot::Creating { onion, .. }) => {
                 if len == 0 || len > PAYLOAD_LEN || onion.len() + len > ONION_LEN {
-                    self.refuse(now, link, aci, "bad CREATE length");
+                    self.refuse(now, link, aci, OnionRefusal::BadCreateLength);
                     return;
                 }
                 onion.extend_from_slice(&cell.body[1..1 + len]);
@@ -63,17 +62,17 @@ impl Router {
             Some(Slot::Live(c)) => {
                 let c = *c;
                 warn!("CREATE on a live connection (ACI {aci}); destroying it");
-                self.slots.remove(&(link, aci));
+                self.conns.remove_slot(&(link, aci));
                 self.send_destroy(now, link, aci);
-                self.destroy_circuit(now, c, Some((link, aci)));
+                self.destroy_connection(now, c, Some((link, aci)));
                 return;
             }
             Some(Slot::AwaitingAck) => return,
         }
-        if let Some(Slot::Creating { onion, .. }) = self.slots.get(&(link, aci)) {
+        if let Some(Slot::Creating { onion, .. }) = self.conns.slot(&(link, aci)) {
             if onion.len() == ONION_LEN {
                 if !self.onion_rate.admit(link, now.mono) {
-                    return self.refuse(now, link, aci, ONION_RATE_REFUSAL);
+                    return self.refuse(now, link, aci, OnionRefusal::RateLimited);
                 }
                 self.process_onion(now, link, aci);
             }
@@ -81,55 +80,46 @@ impl Router {
     }
 
     /// Refuse a connection being created: DESTROY back and count the reason.
-    pub(super) fn refuse(&mut self, now: Now, link: SockId, aci: Aci, reason: &str) {
-        info!("refused onion on ACI {aci}: {reason}");
+    pub(super) fn refuse(&mut self, now: Now, link: SockId, aci: Aci, reason: OnionRefusal) {
+        if let Some(skipped) = self.refusals_log.allow(now.mono, reason) {
+            let more = LogLimit::<OnionRefusal>::more(skipped, REFUSAL_LOG_INTERVAL);
+            info!("refused onion on ACI {aci}: {reason}{more}");
+        }
         self.stats.refuse(reason);
-        self.slots.remove(&(link, aci));
+        self.conns.remove_slot(&(link, aci));
         self.send_destroy(now, link, aci);
     }
 
     fn process_onion(&mut self, now: Now, link: SockId, aci: Aci) {
-        let Some(Slot::Creating { onion, early, .. }) = self.slots.remove(&(link, aci)) else { return };
+        let Some(Slot::Creating { onion, early, .. }) = self.conns.remove_slot(&(link, aci)) else { return };
         let Ok(bytes) = <Onion>::try_from(onion.as_slice()) else { return };
         let max = self.cfg.max_onion_lifetime.as_secs();
         let peeled = match onion::peel(&self.cfg.key, &bytes, now.unix, max, &mut self.rng) {
             Ok(p) => p,
             Err(e) => {
-                let reason = match e {
-                    onion::OnionError::Expired { .. } => "expired",
-                    onion::OnionError::TooFarAhead { .. } => "expiration too far ahead",
-                    onion::OnionError::Layer(_) | onion::OnionError::Rsa(_) => "undecryptable layer",
-                    _ => "bad onion",
-                };
                 debug!("onion on ACI {aci}: {e}");
-                self.refuse(now, link, aci, reason);
+                self.refuse(now, link, aci, OnionRefusal::from_peel(&e));
                 return;
             }
         };
         if let Err(e) = self.replay.check_and_insert(&peeled.layer.seed, peeled.layer.expiration, now.unix) {
-            let reason = match e {
-                super::replay::ReplayRefusal::Replayed => "replayed",
-                super::replay::ReplayRefusal::Full => "replay cache full",
-                super::replay::ReplayRefusal::Io(_) => "replay cache write failed",
-            };
-            self.refuse(now, link, aci, reason);
+            self.refuse(now, link, aci, OnionRefusal::from_replay(&e));
             return;
         }
         let layer = &peeled.layer;
         let fwd = Engine::new(layer.forw_f, &peeled.keys.key3);
         let back = Engine::new(layer.back_f, &peeled.keys.key2);
-        let id = self.new_circ_id();
+        let id = self.conns.new_id();
         let next = if layer.is_exit() {
             Next::Exit(Box::new(Exit::new()))
         } else {
             let hop = layer.next_hop;
-            let out = self.neighbors.iter().find(|n| n.addr == hop).and_then(|n| n.link);
-            let Some(out) = out else {
-                self.refuse(now, link, aci, "next hop not a neighbour or its link is down");
+            let Some(out) = self.links.link_to(hop) else {
+                self.refuse(now, link, aci, OnionRefusal::NextHopUnreachable);
                 return;
             };
-            let Some(out_aci) = self.links.get_mut(&out).and_then(|l| l.end.allocate_aci(&mut self.rng)) else {
-                self.refuse(now, link, aci, "no free ACI on the next link");
+            let Some(out_aci) = self.links.allocate_aci(out, &mut self.rng) else {
+                self.refuse(now, link, aci, OnionRefusal::NoFreeAci);
                 return;
             };
             for r in create_chunks() {
@@ -138,39 +128,38 @@ impl Router {
                     Err(e) => warn!("cannot build CREATE: {e}"),
                 }
             }
-            self.slots.insert((out, out_aci), Slot::Live(id));
+            self.conns.set_slot((out, out_aci), Slot::Live(id));
             Next::Link(out, out_aci)
         };
         self.stats.onions_peeled += 1;
         if self.cfg.key_log {
-            self.key_log_circuit(link, aci, &next);
+            self.key_log_connection(link, aci, &next);
         }
-        self.circs.insert(id, Circuit { prev: (link, aci), next, fwd, back });
-        self.slots.insert((link, aci), Slot::Live(id));
+        self.conns.insert(id, Connection { prev: (link, aci), next, fwd, back });
+        self.conns.set_slot((link, aci), Slot::Live(id));
         for cell in early {
             self.on_data(now, link, cell);
         }
     }
 
-    /// Key-log line `circuit IN-TAG IN-ACI OUT-TAG OUT-ACI` (`exit` for an exit): the
+    /// Key-log line `connection IN-TAG IN-ACI OUT-TAG OUT-ACI` (`exit` for an exit): the
     /// connection map a capture checker needs to follow cells through this router. Test only.
-    fn key_log_circuit(&mut self, link: SockId, aci: Aci, next: &Next) {
-        let tag = |s: &SockId| self.links.get(s).and_then(|l| l.key_log_tag.clone()).unwrap_or_else(|| "-".into());
+    fn key_log_connection(&mut self, link: SockId, aci: Aci, next: &Next) {
         let out = match next {
-            Next::Link(out, out_aci) => format!("{} {}", tag(out), out_aci.0),
+            Next::Link(out, out_aci) => format!("{} {}", self.links.key_log_tag(*out), out_aci.0),
             Next::Exit(_) => "exit".into(),
         };
-        let line = format!("circuit {} {} {out}", tag(&link), aci.0);
+        let line = format!("connection {} {} {out}", self.links.key_log_tag(link), aci.0);
         self.actions.push_back(Action::KeyLog { line });
     }
 
     fn on_data(&mut self, now: Now, link: SockId, mut cell: Cell) {
         let aci = cell.aci;
-        let id = match self.slots.get_mut(&(link, aci)) {
+        let id = match self.conns.slot_mut(&(link, aci)) {
             Some(Slot::Live(id)) => *id,
             Some(Slot::Creating { early, .. }) => {
                 if early.len() >= MAX_EARLY_CELLS {
-                    self.refuse(now, link, aci, "too many DATA cells before the onion");
+                    self.refuse(now, link, aci, OnionRefusal::TooMuchEarlyData);
                 } else {
                     early.push(cell);
                 }
@@ -182,7 +171,7 @@ impl Router {
                 return;
             }
         };
-        let Some(c) = self.circs.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(id) else { return };
         if c.prev == (link, aci) {
             c.fwd.apply(&mut cell.body);
             match &mut c.next {
@@ -202,7 +191,7 @@ impl Router {
     }
 
     fn on_destroy(&mut self, now: Now, link: SockId, aci: Aci) {
-        match self.slots.remove(&(link, aci)) {
+        match self.conns.remove_slot(&(link, aci)) {
             None => self.stats.destroy_unknown_aci += 1,
             Some(Slot::AwaitingAck) => {
                 // Our DESTROY may still be held back by the jitter: the peer's crossing DESTROY
@@ -217,7 +206,7 @@ impl Router {
             }
             Some(Slot::Live(id)) => {
                 self.send_destroy_ack(now, link, aci);
-                self.destroy_circuit(now, id, Some((link, aci)));
+                self.destroy_connection(now, id, Some((link, aci)));
             }
         }
     }
@@ -231,10 +220,10 @@ impl Router {
 
     /// Send DESTROY on a link's ACI and wait for the acknowledgement.
     pub(super) fn send_destroy(&mut self, now: Now, link: SockId, aci: Aci) {
-        if !self.links.get(&link).is_some_and(|l| l.is_carrier()) {
+        if !self.links.is_carrier(link) {
             return;
         }
-        self.slots.insert((link, aci), Slot::AwaitingAck);
+        self.conns.set_slot((link, aci), Slot::AwaitingAck);
         self.emit_destroy(now, link, aci);
     }
 
@@ -243,12 +232,12 @@ impl Router {
     /// leave as one burst that links the connections (paper §6).
     pub(super) fn forward_destroy(&mut self, now: Now, link: SockId, aci: Aci) {
         let bound = self.cfg.destroy_jitter;
-        if bound.is_zero() || !self.links.get(&link).is_some_and(|l| l.is_carrier()) {
+        if bound.is_zero() || !self.links.is_carrier(link) {
             return self.send_destroy(now, link, aci);
         }
-        self.slots.insert((link, aci), Slot::AwaitingAck);
+        self.conns.set_slot((link, aci), Slot::AwaitingAck);
         let delay = bound.mul_f64(rand::Rng::gen_range(&mut self.rng, 0.0..1.0));
-        self.set_timer(now.mono + delay, Timer::Destroy(link, aci));
+        self.timers.set(now.mono + delay, Timer::Destroy(link, aci));
     }
 
     /// Whether a DESTROY for (link, ACI) waits for its jitter timer.
@@ -258,22 +247,20 @@ impl Router {
 
     /// Queue the DESTROY cell itself (the slot is already waiting for the acknowledgement).
     pub(super) fn emit_destroy(&mut self, now: Now, link: SockId, aci: Aci) {
-        if self.links.get(&link).is_some_and(|l| l.is_carrier()) {
+        if self.links.is_carrier(link) {
             let cell = Cell::destroy(aci, &mut self.rng);
             self.queue_cell(now, link, cell);
         }
     }
 
     fn release_aci(&mut self, link: SockId, aci: Aci) {
-        if let Some(l) = self.links.get_mut(&link) {
-            l.end.release_aci(aci);
-        }
+        self.links.release_aci(link, aci);
     }
 
     /// End a connection. `from` is the link the end came from (its slot is already handled);
     /// every other side gets a DESTROY (or, at the exit, its socket closed).
-    pub(super) fn destroy_circuit(&mut self, now: Now, id: CircId, from: Option<(SockId, Aci)>) {
-        let Some(c) = self.circs.remove(&id) else { return };
+    pub(super) fn destroy_connection(&mut self, now: Now, id: ConnId, from: Option<(SockId, Aci)>) {
+        let Some(c) = self.conns.remove(id) else { return };
         if from != Some(c.prev) {
             self.forward_destroy(now, c.prev.0, c.prev.1);
         }
@@ -283,7 +270,11 @@ impl Router {
                     self.forward_destroy(now, out, out_aci);
                 }
             }
-            Next::Exit(exit) => self.exit_close(&exit),
+            Next::Exit(exit) => {
+                if let Some(sock) = self.exits.close(&exit) {
+                    self.actions.push_back(Action::Close { sock });
+                }
+            }
         }
     }
 }
