@@ -248,3 +248,47 @@ fn an_old_document_replayed_by_a_man_in_the_middle_is_refused() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("network document refused: expired at {valid_until}")), "{err}");
 }
+
+#[test]
+fn a_document_stripped_to_one_signature_is_refused() {
+    let mut bed = Bed::new(2, full_mesh(2));
+    let ports = authorities(&bed, 3);
+    for (i, &p) in ports.iter().enumerate() {
+        start_authority(&mut bed, i, p);
+    }
+    bed.start_routers(&["--directory", "authorities", "--name", "r{i}", "--publish-interval", "1h"]);
+    wait_for("a document signed by all three", Duration::from_secs(40), || {
+        show(&bed).is_some_and(|v| router_names(&v).len() == 2 && v["signed_by"].as_array().map(Vec::len) == Some(3))
+    });
+    // A man in the middle at every authority's address serves the genuine document with all
+    // but one signature line removed (the body, and that signature, still verify).
+    let resp = raw_get(ports[0]);
+    let text = String::from_utf8_lossy(&resp);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).expect("HTTP body");
+    // A document's signature lines are `signature FINGERPRINT HEX`; a descriptor's `signature HEX`.
+    let authority_signature = |l: &str| l.strip_prefix("signature ").is_some_and(|r| r.contains(' '));
+    let first = body.lines().position(authority_signature).expect("a signature line");
+    let body: String = body
+        .lines()
+        .enumerate()
+        .filter(|&(i, l)| i <= first || !authority_signature(l))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    assert_eq!(body.lines().filter(|l| authority_signature(l)).count(), 1, "{body}");
+    let stripped = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let mitms: Vec<Mitm> = (0..3).map(|i| Mitm::start(ports[i])).collect();
+    let file: String =
+        mitms.iter().enumerate().map(|(i, m)| format!("127.0.0.1:{} a{}.pub\n", m.port, i + 1)).collect();
+    std::fs::write(bed.path("mitm-authorities"), file).expect("write");
+    for m in &mitms {
+        m.replay(stripped.clone().into_bytes());
+    }
+    let out = ork()
+        .args(["directory", "show", "--directory", "mitm-authorities"])
+        .current_dir(bed.dir.path())
+        .output()
+        .expect("run show");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("network document refused: signed by 1 of the 3 authorities, 2 needed").count(), 3, "{err}");
+}
