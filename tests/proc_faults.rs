@@ -86,13 +86,15 @@ fn sigkill_of_a_router_under_load_closes_its_connections_and_spares_the_rest() {
         if line.contains("r3") {
             through += 1;
             assert!(!intact, "connection {i} through r3 cannot have completed ({len} bytes)");
+            // Closed by the kill's DESTROYs, far sooner than the 90 s liveness timeout would
+            // (generous for a loaded machine: under load the close took up to 2.6 s).
             assert!(
-                *at - killed < Duration::from_secs(2),
+                *at - killed < Duration::from_secs(8),
                 "client end of {i} closed {:?} after the kill",
                 *at - killed
             );
             let end = ends[i].lock().expect("lock").expect("destination end closed");
-            assert!(end - killed < Duration::from_secs(2), "destination end of {i} closed {:?} after", end - killed);
+            assert!(end - killed < Duration::from_secs(8), "destination end of {i} closed {:?} after", end - killed);
             slowest = slowest.max(*at - killed).max(end - killed);
         } else {
             spared += 1;

@@ -49,7 +49,7 @@ pub struct Router {
     /// Reply onions' settings, replay quota and rate (`reply.rs`).
     pub(super) reply: super::reply::ReplyPart,
     housekeeping_due: Option<Instant>,
-    started: bool,
+    pub(super) started: bool,
 }
 
 /// Housekeeping (link timers, padding, replay expiry) runs this often.

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod directory;
 pub mod sshd;
 
 use std::fs;
