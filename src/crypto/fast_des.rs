@@ -11,10 +11,11 @@
 //!   eight S-boxes maps 6 bits to 4, and P only moves bits, so "S-box i, then P" is a table of
 //!   64 words per S-box with each output already in its final bit positions; f is the OR of eight
 //!   look-ups. The tables are built at compile time from the standard's S-boxes and P.
-//! - **E without E.** E(R) is eight overlapping 6-bit windows of R. Rotating R right by 3 puts
-//!   windows 1, 3, 5, 7 (the standard counts from 1) in the low six bits of each byte; rotating
-//!   left by 1 does the same for windows 2, 4, 6, 8. Each round key is stored once per key in the
-//!   same two-word layout, so E ⊕ K is two rotations and two XORs.
+//! - **E without E.** E(R) is eight overlapping 6-bit windows of R. Rotating R left by 1 puts
+//!   windows 2, 4, 6, 8 (the standard counts from 1) in the low six bits of each byte; rotating
+//!   it right by 3 does the same for windows 1, 3, 5, 7. Each round key is stored once per key in
+//!   the same two-word layout, and the rounds keep both halves rotated left by 1 (the SP tables
+//!   give f rotated the same way), so E ⊕ K is one rotation and two XORs.
 //! - **IP and its inverse** are five "delta swaps" (exchange the bits of one word selected by a
 //!   mask with the bits of the other shifted by a distance); the inverse runs them backwards.
 //!   The tests check both against the standard's bit tables.
@@ -79,7 +80,8 @@ const fn permute(x: u64, width: u32, table: &[u8]) -> u64 {
 }
 
 /// SP[i][v]: S-box i (0-based) on the 6-bit input v, its 4 output bits put where S-box i's
-/// output sits in the 32-bit word, then P applied.
+/// output sits in the 32-bit word, then P applied, then rotated left by 1 (the rounds keep both
+/// halves rotated left by 1, see [`f`]).
 const SP: [[u32; 64]; 8] = sp_tables();
 
 const fn sp_tables() -> [[u32; 64]; 8] {
@@ -92,7 +94,7 @@ const fn sp_tables() -> [[u32; 64]; 8] {
             let row = ((v >> 4) & 2) | (v & 1);
             let col = (v >> 1) & 15;
             let s = SBOX[i][row * 16 + col] as u64;
-            t[i][v] = permute(s << (28 - 4 * i), 32, &P) as u32;
+            t[i][v] = (permute(s << (28 - 4 * i), 32, &P) as u32).rotate_left(1);
             v += 1;
         }
         i += 1;
@@ -164,7 +166,8 @@ impl DesKey {
         DesKey { rounds }
     }
 
-    /// The 16 rounds on (L0, R0) after IP; returns R16 ‖ L16, the block before IP⁻¹.
+    /// The 16 rounds on (L0, R0) after IP, both rotated left by 1; returns R16 ‖ L16 (the block
+    /// before IP⁻¹), still rotated.
     #[inline]
     fn rounds(&self, mut l: u32, mut r: u32) -> (u32, u32) {
         for pair in self.rounds.chunks_exact(2) {
@@ -178,8 +181,8 @@ impl DesKey {
     pub fn encrypt_block(&self, block: &[u8; 8]) -> [u8; 8] {
         let (l, r) = halves(block);
         let (l, r) = initial_permutation(l, r);
-        let (l, r) = self.rounds(l, r);
-        let (l, r) = final_permutation(l, r);
+        let (l, r) = self.rounds(l.rotate_left(1), r.rotate_left(1));
+        let (l, r) = final_permutation(l.rotate_right(1), r.rotate_right(1));
         to_bytes(l, r)
     }
 }
@@ -190,27 +193,27 @@ impl Drop for DesKey {
     }
 }
 
-/// The round function f(R, K) = P(S(E(R) ⊕ K)) with the S-box/P look-ups of [`SP`].
+/// The round function f(R, K) = P(S(E(R) ⊕ K)) with the S-box/P look-ups of [`SP`], on R
+/// rotated left by 1 and giving f rotated left by 1: that rotation is the one E needs for the
+/// even windows, so the halves stay rotated through all 16 rounds and it costs nothing. The
+/// eight look-ups are combined as a tree, not a chain: the rounds are one long dependency chain
+/// (OFB cannot run blocks in parallel), so its latency is the cost.
 #[inline(always)]
-fn f(r: u32, k: [u32; 2]) -> u32 {
-    let a = r.rotate_right(3) ^ k[0]; // E windows 1, 3, 5, 7 in bytes 3..0
-    let b = r.rotate_left(1) ^ k[1]; // E windows 2, 4, 6, 8
+fn f(r_rotated: u32, k: [u32; 2]) -> u32 {
+    let a = r_rotated.rotate_right(4) ^ k[0]; // E windows 1, 3, 5, 7 in bytes 3..0
+    let b = r_rotated ^ k[1]; // E windows 2, 4, 6, 8
     let at = |w: u32, shift: u32| (w >> shift) as usize & 0x3f;
-    SP[0][at(a, 24)]
-        | SP[2][at(a, 16)]
-        | SP[4][at(a, 8)]
-        | SP[6][at(a, 0)]
-        | SP[1][at(b, 24)]
-        | SP[3][at(b, 16)]
-        | SP[5][at(b, 8)]
-        | SP[7][at(b, 0)]
+    let w1357 = (SP[0][at(a, 24)] | SP[2][at(a, 16)]) | (SP[4][at(a, 8)] | SP[6][at(a, 0)]);
+    let w2468 = (SP[1][at(b, 24)] | SP[3][at(b, 16)]) | (SP[5][at(b, 8)] | SP[7][at(b, 0)]);
+    w1357 | w2468
 }
 
 /// DES in output-feedback mode with 64-bit feedback (FIPS 81): one continuous keystream, XORed
 /// in by [`DesOfb::apply`] in calls of any size.
 pub struct DesOfb {
     key: DesKey,
-    /// The feedback register after IP: the last rounds' output (R16 ‖ L16).
+    /// The feedback register after IP: the last rounds' output (R16 ‖ L16), both halves
+    /// rotated left by 1 as [`f`] wants them.
     reg: (u32, u32),
     /// The current keystream block and how many of its bytes are used.
     block: [u8; 8],
@@ -220,14 +223,15 @@ pub struct DesOfb {
 impl DesOfb {
     pub fn new(key: &[u8; 8], iv: &[u8; 8]) -> DesOfb {
         let (l, r) = halves(iv);
-        DesOfb { key: DesKey::new(key), reg: initial_permutation(l, r), block: [0; 8], used: 8 }
+        let (l, r) = initial_permutation(l, r);
+        DesOfb { key: DesKey::new(key), reg: (l.rotate_left(1), r.rotate_left(1)), block: [0; 8], used: 8 }
     }
 
     /// The next 8 keystream bytes: encrypt the register (which is already in the IP domain).
     #[inline]
     fn next_block(&mut self) -> [u8; 8] {
         self.reg = self.key.rounds(self.reg.0, self.reg.1);
-        let (l, r) = final_permutation(self.reg.0, self.reg.1);
+        let (l, r) = final_permutation(self.reg.0.rotate_right(1), self.reg.1.rotate_right(1));
         to_bytes(l, r)
     }
 
