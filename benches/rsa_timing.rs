@@ -1,9 +1,11 @@
 //! A dudect-style timing test of the onion's RSA private operation (issue 22): two classes of
-//! ciphertexts — class A decrypts to small numbers (many leading zero bytes, the inputs a
-//! "Marvin" attacker looks for), class B to full-size random numbers — measured in random
-//! interleaved order, then Welch's t-statistic of the two classes' times. |t| above 4.5 means
-//! the time depends on the ciphertext. Run for the `rsa` crate's operation (before) and ork's
-//! constant-time one (after):
+//! inputs — class A one fixed ciphertext that decrypts to a small number (many leading zero
+//! bytes, the inputs a "Marvin" attacker looks for), class B random ciphertexts of full-size
+//! random numbers — measured in random interleaved order, then Welch's t-statistic of the two
+//! classes' times. |t| above 4.5 means the time depends on the ciphertext. Run for three
+//! operations: the plain variable-time exponentiation without blinding (a positive control:
+//! it must leak, or the test cannot see anything), the `rsa` crate's blinded operation that
+//! ork used before, and ork's constant-time one (after):
 //!
 //!     cargo bench --bench rsa_timing            # ORK_TIMING_SAMPLES=N to change the count
 
@@ -19,6 +21,20 @@ type Op = fn(
     &[u8; RSA_BLOCK_LEN],
     &mut ChaCha20Rng,
 ) -> Result<[u8; RSA_BLOCK_LEN], ork::crypto::KeyError>;
+
+/// The textbook private operation, c^d mod n, with neither blinding nor constant-time code.
+fn unblinded(
+    key: &ork::crypto::RsaPrivateKey,
+    block: &[u8; RSA_BLOCK_LEN],
+    _rng: &mut ChaCha20Rng,
+) -> Result<[u8; RSA_BLOCK_LEN], ork::crypto::KeyError> {
+    use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+    let c = rsa::BigUint::from_bytes_be(block);
+    let m = c.modpow(key.d(), key.n()).to_bytes_be();
+    let mut out = [0u8; RSA_BLOCK_LEN];
+    out[RSA_BLOCK_LEN - m.len()..].copy_from_slice(&m);
+    Ok(out)
+}
 
 /// Welch's t of two samples.
 fn welch_t(a: &[f64], b: &[f64]) -> f64 {
@@ -57,16 +73,18 @@ fn main() {
     };
     let class_a = pool(&mut rng, true);
     let class_b = pool(&mut rng, false);
-    for (name, op) in
-        [("rsa crate (before)", decrypt_block_reference as Op), ("ork constant-time (after)", decrypt_block as Op)]
-    {
+    for (name, op) in [
+        ("variable-time, unblinded (positive control)", unblinded as Op),
+        ("rsa crate, blinded (before)", decrypt_block_reference as Op),
+        ("ork constant-time (after)", decrypt_block as Op),
+    ] {
         let (mut ta, mut tb) = (Vec::with_capacity(samples), Vec::with_capacity(samples));
         for _ in 0..samples / 10 {
             let _ = op(&key, &class_a[0], &mut rng); // warm-up
         }
         for i in 0..samples {
             let a = rng.gen::<bool>();
-            let c = if a { &class_a[i % class_a.len()] } else { &class_b[i % class_b.len()] };
+            let c = if a { &class_a[0] } else { &class_b[i % class_b.len()] };
             let t0 = Instant::now();
             let r = op(&key, black_box(c), &mut rng);
             let dt = t0.elapsed().as_nanos() as f64;
@@ -80,7 +98,7 @@ fn main() {
         let (ta, tb) = (crop(ta), crop(tb));
         let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64 / 1000.0;
         println!(
-            "{name}: {samples} samples, class A (small plaintexts) {:.1} µs, class B (random) {:.1} µs, Welch t = {:.2}{}",
+            "{name}: {samples} samples, class A (one fixed, small plaintext) {:.1} µs, class B (random) {:.1} µs, Welch t = {:.2}{}",
             mean(&ta),
             mean(&tb),
             welch_t(&ta, &tb),

@@ -339,7 +339,7 @@ up() {
     . "$dir/testbed.env"
     if [ "$directory" = 1 ]; then start_authorities; fi
     for i in $(seq "$routers"); do
-        [ "$directory" = 1 ] && dirargs=(--directory "$dir/authorities" --name "r$i" --publish-interval 1m)
+        [ "$directory" = 1 ] && dirargs=(--directory "$dir/authorities" --name "r$i" --publish-interval 1m --links-from-directory)
         start "r$i" "$(ns_r "$i")" "$ork" router --listen "$(rhost "$i"):$(rport "$i")" --key "$dir/r$i.key" \
             --neighbors "$dir/r$i.neighbors" --exit-policy "$dir/exit-policy.txt" --state-dir "$dir/state-r$i" \
             --status-file "$dir/r$i.status" "${dirargs[@]}"

@@ -5,85 +5,11 @@
 mod procs;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::process::Stdio;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use procs::directory::*;
 use procs::*;
-
-const INTERVAL_SECS: u64 = 3;
-
-/// Keys and an authorities file for `n` authorities; returns their ports.
-fn authorities(bed: &Bed, n: usize) -> Vec<u16> {
-    let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-    let mut file = String::new();
-    for (i, p) in ports.iter().enumerate() {
-        let st = ork().arg("keygen").arg("--out").arg(bed.path(&format!("a{}", i + 1))).stdout(Stdio::null()).status();
-        assert!(st.expect("keygen").success());
-        file += &format!("127.0.0.1:{p} a{}.pub\n", i + 1);
-    }
-    std::fs::write(bed.path("authorities"), file).expect("write authorities");
-    ports
-}
-
-fn start_authority(bed: &mut Bed, i: usize, port: u16) {
-    let args: Vec<String> = [
-        "directory",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--key",
-        &format!("a{}.key", i + 1),
-        "--authorities",
-        "authorities",
-        "--state-dir",
-        &format!("state-a{}", i + 1),
-        "--interval",
-        &format!("{INTERVAL_SECS}s"),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    bed.spawn(&format!("a{}", i + 1), &args);
-}
-
-/// `ork directory show --json`, parsed, or `None` when it fails.
-fn show(bed: &Bed) -> Option<serde_json::Value> {
-    let out = ork()
-        .args(["directory", "show", "--directory", "authorities", "--json"])
-        .current_dir(bed.dir.path())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    serde_json::from_slice(&out.stdout).ok()
-}
-
-fn router_names(v: &serde_json::Value) -> Vec<String> {
-    v["routers"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|r| r["name"].as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
-}
-
-fn echo_ok(proxy: u16, echo: u16) -> bool {
-    let Ok(mut s) = anon_connect(proxy, "127.0.0.1", echo) else { return false };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    if s.write_all(b"through the directory").is_err() || s.shutdown(Shutdown::Write).is_err() {
-        return false;
-    }
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).is_ok() && got == b"through the directory"
-}
-
-fn post(port: u16, body: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let req = format!("POST /descriptor HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{body}", body.len());
-    s.write_all(req.as_bytes()).expect("send");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).expect("read");
-    resp
-}
 
 #[test]
 fn onion_proxy_with_only_the_authorities_file_survives_authorities_and_routers_going() {
@@ -226,4 +152,143 @@ fn forged_descriptors_are_refused_with_the_reason() {
             bed.ports[0]
         ))
     });
+}
+
+/// A man in the middle at the authority's address: it relays `GET /network` to the real
+/// authority until it is given a recorded response, which it then serves to every request.
+struct Mitm {
+    port: u16,
+    replay: std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>,
+}
+
+fn raw_get(port: u16) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect authority");
+    s.write_all(b"GET /network HTTP/1.1\r\nHost: a\r\n\r\n").expect("send");
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).expect("read");
+    resp
+}
+
+impl Mitm {
+    fn start(authority: u16) -> Mitm {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let replay: std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>> = Default::default();
+        let shared = replay.clone();
+        std::thread::spawn(move || {
+            for mut c in listener.incoming().flatten() {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 && matches!(c.read(&mut byte), Ok(1)) {
+                    head.push(byte[0]);
+                }
+                let recorded = shared.lock().map(|r| r.clone()).unwrap_or_default();
+                let resp = recorded.unwrap_or_else(|| raw_get(authority));
+                let _ = c.write_all(&resp);
+            }
+        });
+        Mitm { port, replay }
+    }
+
+    fn replay(&self, response: Vec<u8>) {
+        *self.replay.lock().expect("lock") = Some(response);
+    }
+}
+
+#[test]
+fn an_old_document_replayed_by_a_man_in_the_middle_is_refused() {
+    let mut bed = Bed::new(3, full_mesh(3));
+    let ports = authorities(&bed, 1);
+    start_authority(&mut bed, 0, ports[0]);
+    bed.start_routers(&["--directory", "authorities", "--name", "r{i}", "--publish-interval", "1h"]);
+    wait_for("three routers listed", Duration::from_secs(30), || {
+        show(&bed).is_some_and(|v| router_names(&v).len() == 3)
+    });
+    // Record a genuine, majority-signed document, then wait for a newer one.
+    let old = raw_get(ports[0]);
+    let old_after = show(&bed).and_then(|v| v["valid_after"].as_u64()).expect("valid_after");
+    assert!(String::from_utf8_lossy(&old).contains(&format!("valid-after {old_after}")), "recorded the shown document");
+    wait_for("a newer document", Duration::from_secs(20), || {
+        show(&bed).is_some_and(|v| v["valid_after"].as_u64() > Some(old_after))
+    });
+    // The onion proxy reaches the authority only through the man in the middle (the real key).
+    let mitm = Mitm::start(ports[0]);
+    std::fs::write(bed.path("mitm-authorities"), format!("127.0.0.1:{} a1.pub\n", mitm.port)).expect("write");
+    let op = free_port();
+    let args: Vec<String> = ["onion-proxy", "--listen", &format!("127.0.0.1:{op}"), "--directory", "mitm-authorities"]
+        .iter()
+        .chain(&["--entry", "r1", "--hops", "3", "--state-dir", "state-op"])
+        .map(|s| s.to_string())
+        .collect();
+    bed.spawn("op", &args);
+    wait_for("onion proxy uplink", Duration::from_secs(20), || bed.log("op").contains("uplink to"));
+    mitm.replay(old.clone());
+    let refusal = format!("authority 127.0.0.1:{}: network document refused: older than the document already held (valid-after {old_after} <", mitm.port);
+    wait_for("the replayed document refused", Duration::from_secs(4 * INTERVAL_SECS + 10), || {
+        bed.log("op").contains(&refusal)
+    });
+    // The onion proxy keeps the newer document it holds, and keeps working.
+    let cached = std::fs::read(bed.path("state-op/network-document")).expect("cache");
+    assert!(!old.ends_with(&cached), "the replayed document was not cached");
+    let echo = echo_server();
+    assert!(echo_ok(op, echo), "still routing with the document it holds");
+    // Once the old document has expired, a new client started behind the man in the middle
+    // refuses it for that reason and does not start.
+    let valid_until = old_after + 3 * INTERVAL_SECS;
+    while ork::event::Now::system().unix <= valid_until {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = ork()
+        .args(["onion-proxy", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--directory", "mitm-authorities", "--entry", "r1"])
+        .current_dir(bed.dir.path())
+        .output()
+        .expect("run onion proxy");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("network document refused: expired at {valid_until}")), "{err}");
+}
+
+#[test]
+fn a_document_stripped_to_one_signature_is_refused() {
+    let mut bed = Bed::new(2, full_mesh(2));
+    let ports = authorities(&bed, 3);
+    for (i, &p) in ports.iter().enumerate() {
+        start_authority(&mut bed, i, p);
+    }
+    bed.start_routers(&["--directory", "authorities", "--name", "r{i}", "--publish-interval", "1h"]);
+    wait_for("a document signed by all three", Duration::from_secs(40), || {
+        show(&bed).is_some_and(|v| router_names(&v).len() == 2 && v["signed_by"].as_array().map(Vec::len) == Some(3))
+    });
+    // A man in the middle at every authority's address serves the genuine document with all
+    // but one signature line removed (the body, and that signature, still verify).
+    let resp = raw_get(ports[0]);
+    let text = String::from_utf8_lossy(&resp);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).expect("HTTP body");
+    // A document's signature lines are `signature FINGERPRINT HEX`; a descriptor's `signature HEX`.
+    let authority_signature = |l: &str| l.strip_prefix("signature ").is_some_and(|r| r.contains(' '));
+    let first = body.lines().position(authority_signature).expect("a signature line");
+    let body: String = body
+        .lines()
+        .enumerate()
+        .filter(|&(i, l)| i <= first || !authority_signature(l))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    assert_eq!(body.lines().filter(|l| authority_signature(l)).count(), 1, "{body}");
+    let stripped = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let mitms: Vec<Mitm> = (0..3).map(|i| Mitm::start(ports[i])).collect();
+    let file: String =
+        mitms.iter().enumerate().map(|(i, m)| format!("127.0.0.1:{} a{}.pub\n", m.port, i + 1)).collect();
+    std::fs::write(bed.path("mitm-authorities"), file).expect("write");
+    for m in &mitms {
+        m.replay(stripped.clone().into_bytes());
+    }
+    let out = ork()
+        .args(["directory", "show", "--directory", "mitm-authorities"])
+        .current_dir(bed.dir.path())
+        .output()
+        .expect("run show");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("network document refused: signed by 1 of the 3 authorities, 2 needed").count(), 3, "{err}");
 }

@@ -12,7 +12,8 @@ use ork::config::Neighbor;
 use ork::crypto::rsa_block;
 use ork::crypto::RsaPrivateKey;
 use ork::directory::authority::AuthorityState;
-use ork::directory::publisher::Publishing;
+use ork::directory::beside::Beside;
+use ork::directory::publisher::Publisher;
 use ork::directory::server::AuthorityServer;
 use ork::directory::{Authorities, AuthorityEntry, Descriptor, Fingerprint, NetworkDocument, NoStore, WallClock};
 use ork::router::mixer::BatchTiming;
@@ -53,7 +54,7 @@ fn authorities() -> Authorities {
 }
 
 /// Router `i`, linked in a ring to i-1 and i+1 (of `n`), publishing to the authorities.
-fn router(net: &SimNet, i: usize, n: usize) -> Publishing<Router> {
+fn router(net: &SimNet, i: usize, n: usize) -> Beside<Router, Publisher> {
     let ring = [(i + n - 1) % n, (i + 1) % n];
     let neighbors: Vec<Neighbor> = ring
         .iter()
@@ -83,7 +84,7 @@ fn router(net: &SimNet, i: usize, n: usize) -> Publishing<Router> {
         key_log: false,
     };
     let core = Router::with_rng(cfg, ReplayCache::new(1000), StdRng::seed_from_u64(i as u64));
-    Publishing::new(core, authorities(), desc.text, INTERVAL * 2)
+    Beside::new(core, Publisher::new(authorities(), desc.text, INTERVAL * 2), 64 * 1024)
 }
 
 fn authority(net: &SimNet, a: usize) -> AuthorityServer {

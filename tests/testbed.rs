@@ -254,16 +254,87 @@ fn twenty_routers_in_network_namespaces() {
     assert!(ork_namespaces().is_empty(), "namespaces left: {:?}", ork_namespaces());
 }
 
-/// `ork directory show --json` in the client namespace: the number of routers listed.
-fn directory_routers(dir: &Path) -> usize {
+/// `ork directory show --json` in the client namespace, or `None` when it refuses.
+fn directory_show(dir: &Path) -> Option<serde_json::Value> {
     let auths = dir.join("authorities");
     let out = client(
         dir,
         &[env!("CARGO_BIN_EXE_ork"), "directory", "show", "--directory", auths.to_str().expect("path"), "--json"],
     );
-    assert!(out.status.success(), "directory show: {}", text(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    out.status.success().then(|| serde_json::from_slice(&out.stdout).ok()).flatten()
+}
+
+/// The number of routers `ork directory show` lists.
+fn directory_routers(dir: &Path) -> usize {
+    let v = directory_show(dir).expect("directory show");
     v["routers"].as_array().map_or(0, Vec::len)
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Kill -9 the testbed's process `name` (a pid it recorded); `down` skips it afterwards.
+fn kill(dir: &Path, name: &str) {
+    let pid = std::fs::read_to_string(dir.join(format!("pids/{name}.pid"))).expect("pid file");
+    let pid = pid.lines().next().and_then(|l| l.trim().parse::<i32>().ok()).expect("pid");
+    // SAFETY: kill has no memory preconditions; the pid is one the testbed started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0, "kill {name}");
+}
+
+fn op_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("logs/onion-proxy.log")).unwrap_or_default()
+}
+
+/// The failure cases on a running directory testbed (interval `interval` s): one
+/// authority killed, documents still signed by two and taken by the onion proxy; a router
+/// stopped, gone within two intervals and carried around; two authorities killed, the cached
+/// document used until valid-until, then connections refused with the reason.
+fn authorities_and_a_router_killed(dir: &Path, interval: u64) {
+    let valid_after = |v: &serde_json::Value| v["valid_after"].as_u64().unwrap_or(0);
+    let before = directory_show(dir).map(|v| valid_after(&v)).unwrap_or(0);
+    kill(dir, "a3");
+    wait_until("a newer document signed by two of three", Duration::from_secs(6 * interval), || {
+        directory_show(dir)
+            .is_some_and(|v| valid_after(&v) > before && v["signed_by"].as_array().map(Vec::len) == Some(2))
+    });
+    let newer = directory_show(dir).map(|v| valid_after(&v)).unwrap_or(0);
+    wait_until("the onion proxy took it", Duration::from_secs(3 * interval), || {
+        op_log(dir)
+            .lines()
+            .any(|l| l.contains("network document from authority") && l.contains(&format!("valid-after {newer}")))
+    });
+    carries_a_request_and_a_mail(dir);
+
+    kill(dir, "r7");
+    let stopped = Instant::now();
+    wait_until("r7 gone from the document", Duration::from_secs(4 * interval), || {
+        directory_show(dir)
+            .is_some_and(|v| !v["routers"].as_array().is_some_and(|a| a.iter().any(|r| r["name"] == "r7")))
+    });
+    let gone = stopped.elapsed();
+    eprintln!("r7 left the document {gone:?} after it stopped (interval {interval} s)");
+    assert!(gone <= Duration::from_secs(2 * interval + 2), "{gone:?}");
+    wait_until("the onion proxy took the document without r7", Duration::from_secs(3 * interval), || {
+        op_log(dir).contains(", 19 routers")
+    });
+    for _ in 0..3 {
+        carries_a_request_and_a_mail(dir);
+    }
+
+    kill(dir, "a2");
+    carries_a_request_and_a_mail(dir);
+    wait_until("the cached document expired", Duration::from_secs(6 * interval), || {
+        op_log(dir).contains("the network document expired at")
+    });
+    let (proxy, web) = (env_value(dir, "http_proxy"), env_value(dir, "web"));
+    let out = client(dir, &["curl", "-s", "-S", "--max-time", "20", "-x", &proxy, &format!("http://{web}/page")]);
+    assert!(!text(&out).contains("User-Agent"), "no route once the document expired: {}", text(&out));
+    assert!(op_log(dir).contains("connection refused: the network document expired at"), "{}", op_log(dir));
 }
 
 #[test]
@@ -305,7 +376,12 @@ fn twenty_routers_and_three_authorities_in_network_namespaces() {
     let op = std::fs::read_to_string(dir.path().join("logs/onion-proxy.log")).expect("onion proxy log");
     // Routes are logged at debug only (safe logging); info says how many hops each connection has.
     let five_hops = op.lines().filter(|l| l.contains("anonymous connection") && l.contains("opened (5 hops)")).count();
+    // Tear down before asserting, also when a failure case fails.
+    let kills = std::panic::catch_unwind(|| authorities_and_a_router_killed(dir.path(), 4));
     down_leaves_nothing(dir.path());
+    if let Err(e) = kills {
+        std::panic::resume_unwind(e);
+    }
     assert!(five_hops >= 1, "five-hop routes: {op}");
     assert!(ork_namespaces().is_empty(), "namespaces left: {:?}", ork_namespaces());
 }

@@ -4,11 +4,13 @@ hosts (onion proxy + traffic generator), servers, keys, a regional latency/bandw
 
     gen.py --out DIR [--routers N] [--neighbours K] [--clients C] [--slots S] [--servers S]
            [--duration 60] [--grace 25] [--seed 1] [--churn 0.05] [--mix-interval 10ms] [--padding-rate 0]
-           [--hops 5] [--mode mixed|control|attack] [--pcap] [--ork PATH]
+           [--hops 5] [--mode mixed|control|attack] [--pcap] [--authorities 3] [--ork PATH]
 
 Writes DIR/shadow.yaml, DIR/plan.json (what the report and the adversary need to know: hosts,
-addresses, entry routers, kills), DIR/network.txt, DIR/peers/rI.peers, DIR/keys/. Python
-standard library only. Run it with `scripts/shadow.sh run DIR`.
+addresses, entry routers, kills), DIR/authorities, DIR/network.txt, DIR/peers/rI.peers,
+DIR/keys/. The onion proxies take the network from directory authorities (three by default,
+on their own hosts; the routers publish their descriptors to them), or from the network file
+with --authorities 0. Python standard library only. Run it with `scripts/shadow.sh run DIR`.
 """
 
 import argparse
@@ -23,7 +25,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import regions  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROUTER_PORT, PROXY_PORT, SERVER_PORT = 9001, 9050, 8080
+ROUTER_PORT, PROXY_PORT, SERVER_PORT, DIRECTORY_PORT = 9001, 9050, 8080, 9030
+# With authorities: the consensus period, and when the onion proxies start (after two periods,
+# so that every router's descriptor is in a consensus).
+DIRECTORY_INTERVAL = 10
 
 
 def topology(rng, n, k):
@@ -51,7 +56,7 @@ def topology(rng, n, k):
 
 
 def addr(kind, i):
-    """11.K.X.Y: K = 1 routers, 2 clients, 3 servers (public-looking, never private)."""
+    """11.K.X.Y: K = 1 routers, 2 clients, 3 servers, 4 authorities (public-looking, never private)."""
     return f"11.{kind}.{i // 250}.{i % 250 + 1}"
 
 
@@ -81,6 +86,7 @@ def main():
     p.add_argument("--pcap", action="store_true", help="packet capture on client and server hosts")
     p.add_argument("--latency-scale", type=float, default=1.0)
     p.add_argument("--parallelism", type=int, default=2)
+    p.add_argument("--authorities", type=int, default=3, help="directory authorities (0: a network file)")
     p.add_argument("--ork", default=os.path.join(HERE, "..", "..", "target", "release", "ork"))
     a = p.parse_args()
     ork = os.path.abspath(a.ork)
@@ -109,8 +115,14 @@ def main():
                 f.write(f"{addr(1, j)}:{ROUTER_PORT} ../keys/{names[j]}.pub\n")
     with open(os.path.join(out, "exit-policy.txt"), "w") as f:
         f.write("accept *:*\n")
+    auths = [f"auth{k + 1}" for k in range(a.authorities)]
+    for n in auths:
+        keygen(ork, os.path.join(out, "keys", n))
+    with open(os.path.join(out, "authorities"), "w") as f:
+        for k, n in enumerate(auths):
+            f.write(f"{addr(4, k)}:{DIRECTORY_PORT} keys/{n}.pub\n")
 
-    start_routers, start_clients = 1, 10
+    start_routers, start_clients = 1, (10 + 3 * DIRECTORY_INTERVAL if auths else 10)
     stop = start_clients + a.duration + a.grace + 5
     entries = [rng.randrange(a.routers) for _ in range(a.clients)]
     # Churn: kill routers that are nobody's entry (the onion proxies' only link), mid-run.
@@ -130,7 +142,8 @@ def main():
                      "--neighbors", f"{out}/peers/{n}.peers", "--exit-policy", f"{out}/exit-policy.txt",
                      "--status-file", "status.json", "--mix-interval", a.mix_interval,
                      "--padding-rate", f"{a.padding_rate:g}"]
-            + (["--mix-lone-wait", a.mix_lone_wait] if a.mix_lone_wait else []),
+            + (["--mix-lone-wait", a.mix_lone_wait] if a.mix_lone_wait else [])
+            + (["--directory", f"{out}/authorities", "--name", n] if auths else []),
             "environment": {"RUST_LOG": "info"},
             "start_time": f"{start_routers}s",
             "expected_final_state": "running",
@@ -143,6 +156,14 @@ def main():
                     "bandwidth_up": f"{bw} Mbit", "processes": [proc]}
         plan["routers"][n] = {"ip": addr(1, i), "region": regions.REGIONS[node][0], "mbit": bw,
                               "neighbours": len(adj[i]), "killed_at": kills.get(i)}
+    for k, n in enumerate(auths):
+        hosts[n] = {"network_node_id": regions.region(rng), "ip_addr": addr(4, k), "bandwidth_down": "100 Mbit",
+                    "bandwidth_up": "100 Mbit", "processes": [{
+                        "path": ork, "args": ["directory", "--listen", f"{addr(4, k)}:{DIRECTORY_PORT}",
+                                              "--key", f"{out}/keys/{n}.key", "--authorities", f"{out}/authorities",
+                                              "--state-dir", "state", "--interval", f"{DIRECTORY_INTERVAL}s"],
+                        "environment": {"RUST_LOG": "info"}, "start_time": "1s", "expected_final_state": "running"}]}
+    plan["authorities"] = {n: addr(4, k) for k, n in enumerate(auths)}
     servers = []
     for s in range(a.servers):
         n = f"server{s + 1}"
@@ -162,8 +183,10 @@ def main():
         down, up = regions.pick(rng, regions.CLIENT_BW)
         entry = names[entries[c]]
         procs = [
-            {"path": ork, "args": ["onion-proxy", "--listen", f"127.0.0.1:{PROXY_PORT}", "--network",
-                                   f"{out}/network.txt", "--entry", entry, "--hops", str(a.hops)],
+            {"path": ork, "args": ["onion-proxy", "--listen", f"127.0.0.1:{PROXY_PORT}"]
+             + (["--directory", f"{out}/authorities", "--state-dir", "state"] if auths
+                else ["--network", f"{out}/network.txt"])
+             + ["--entry", entry, "--hops", str(a.hops)],
              "environment": {"RUST_LOG": "info"}, "start_time": f"{start_clients - 4}s",
              "expected_final_state": "running"},
             {"path": python, "args": [f"{HERE}/traffic.py", "--proxy", f"127.0.0.1:{PROXY_PORT}",

@@ -120,7 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let reactor_cfg = ReactorConfig { status_file: args.status_file.clone(), ..ReactorConfig::default() };
     match directory {
         Some((keeper, store)) => {
-            let core = ork::directory::client::Directed::new(core, keeper, Now::system(), store);
+            let core = ork::directory::client::directed(core, keeper, Now::system(), store);
             Reactor::new(core, vec![listener], reactor_cfg)?.run()?
         }
         None => Reactor::new(core, vec![listener], reactor_cfg)?.run()?,

@@ -32,9 +32,10 @@ pub struct Args {
     /// This router's private key (PKCS#8 PEM, from `ork keygen`).
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
-    /// Neighbours file: one `HOST:PORT PUBLIC-KEY-PATH` a line.
+    /// Neighbours file: one `HOST:PORT PUBLIC-KEY-PATH` a line (optional with --directory:
+    /// without it the router links with the routers the network document lists).
     #[arg(long, value_name = "FILE")]
-    pub neighbors: PathBuf,
+    pub neighbors: Option<PathBuf>,
     /// IPv4 identity sent to neighbours (default: the listen host, else 127.0.0.1); required
     /// when listening on 0.0.0.0.
     #[arg(long, value_name = "IP")]
@@ -122,17 +123,24 @@ fn own_addresses(identity: SocketAddrV4) -> Vec<IpAddr> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.neighbors.is_none() && args.directory.directory.is_none() {
+        return Err(super::ConfigError::msg(
+            "--neighbors FILE is required (it may be left out only with --directory AUTHORITIES-FILE)",
+        ));
+    }
     let identity = identity(&args)?;
     let open = if args.allow_open_key { OpenKey::Allow } else { OpenKey::Refuse };
-    let key = load_private_key_file(&args.key, open).config()?;
-    let neighbors = super::router_directory::neighbors(&args.directory, &args.neighbors, args.state_dir.as_deref())?;
-    if let Some(me) = neighbors.iter().find(|n| n.addr == identity) {
+    let key = Arc::new(load_private_key_file(&args.key, open).config()?);
+    let neighbors_path = args.neighbors.as_deref();
+    let start = super::router_directory::neighbors(&args.directory, neighbors_path, args.state_dir.as_deref())?;
+    if let Some(me) = start.neighbors.iter().find(|n| n.addr == identity) {
         return Err(super::ConfigError::msg(format!(
             "{}: neighbour {} is this router's own address (--listen/--address): a router does not link to itself",
-            args.neighbors.display(),
+            neighbors_path.unwrap_or(std::path::Path::new("--neighbors")).display(),
             me.addr
         )));
     }
+    let neighbors = start.neighbors.clone();
     let exit_policy = match &args.exit_policy {
         Some(p) => Policy::parse_file(p).config()?,
         None => Policy::default_exit_for(&own_addresses(identity)),
@@ -157,17 +165,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ReplayCache::new(args.replay_cache_size)
         }
     };
-    let descriptor = match &args.directory.directory {
-        Some(path) => {
-            let auths = ork::directory::Authorities::parse_file(path).config()?;
-            let text = super::router_directory::descriptor(&args.directory, identity, &key, &neighbors, &exit_policy)?;
-            Some((auths, text))
-        }
-        None => None,
-    };
+    let presence = super::router_directory::presence(
+        &args.directory,
+        start,
+        identity,
+        key.clone(),
+        &exit_policy,
+        neighbors_path,
+        &args.key,
+        open,
+        args.state_dir.as_deref(),
+    )?;
     let cfg = RouterConfig {
         identity,
-        key: Arc::new(key),
+        key,
         neighbors,
         mixing: BatchTiming { interval: args.mix_interval, lone_wait: args.mix_lone_wait },
         padding_rate: args.padding_rate,
@@ -200,9 +211,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     log::info!("listening on {bind} as {identity}");
     let reactor_cfg = ReactorConfig { status_file: args.status_file.clone(), key_log, ..ReactorConfig::default() };
     let router = Router::new(cfg, replay).with_onion_rate(onion_rate);
-    match descriptor {
-        Some((auths, text)) => {
-            let core = ork::directory::publisher::Publishing::new(router, auths, text, args.directory.publish_interval);
+    match presence {
+        Some(presence) => {
+            let core = ork::directory::presence::present(router, presence);
             Reactor::new(core, vec![listener], reactor_cfg)?.run()?
         }
         None => Reactor::new(router, vec![listener], reactor_cfg)?.run()?,

@@ -1,41 +1,52 @@
-//! A client of the directory (`ork onion-proxy --directory`): a [`Core`] wrapper that keeps a
-//! verified network document — majority-signed, unexpired, never older than the one held —
-//! fetches a newer one from the authorities (in turn) after its fresh-until, keeps using the
-//! cached one while they are unreachable, and hands each new one to the wrapped core as its
-//! network. Once the held document has expired, new application connections are refused with
-//! a log line saying why.
+//! A client of the directory (`ork onion-proxy --directory`, and routers through their
+//! [`Presence`](super::presence::Presence)): a [`Follower`] keeps a verified network document —
+//! majority-signed, unexpired, never older than the one held — fetches a newer one from the
+//! authorities (in turn) after its fresh-until, keeps using the cached one while they are
+//! unreachable, and hands each new one to the core it runs beside (in a
+//! [`Beside`](super::beside::Beside) wrapper). Once the held document has expired, new
+//! application connections are refused with a log line saying why.
 
-use std::collections::VecDeque;
-use std::io;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
 
 use super::authorities::Authorities;
+use super::beside::{Beside, Requests, Side, Tag};
 use super::document::{NetworkDocument, MAX_DOCUMENT_LEN};
-use super::fetch::Fetches;
-use super::http::request;
+use super::fetch::Outcome;
 use super::{StateStore, WallClock};
-use crate::config::network::Network;
-use crate::event::{Action, Core, ListenerIdx, Now, SockId};
+use crate::event::{Core, Now};
 
 /// The cache file's name in the state store.
 pub const CACHE_FILE: &str = "network-document";
 /// Retry delay after every authority failed.
 pub const RETRY: Duration = Duration::from_secs(5);
-const ID_BASE: u64 = 1 << 42;
 
 /// A core whose network can be replaced while it runs.
 pub trait UsesNetwork: Core {
-    /// Take a newer network; `Err` (logged, the old one kept) when it cannot.
-    fn set_network(&mut self, network: Network) -> Result<(), String>;
+    /// Take a newer (verified) document; `Err` (logged, the old network kept) when it cannot.
+    fn set_network(&mut self, now: Now, doc: &NetworkDocument) -> Result<(), String>;
 }
 
 impl UsesNetwork for crate::client::OnionProxy {
-    fn set_network(&mut self, network: Network) -> Result<(), String> {
-        self.replace_network(network)
+    fn set_network(&mut self, _now: Now, doc: &NetworkDocument) -> Result<(), String> {
+        self.replace_network(doc.to_network())
     }
+}
+
+/// An onion proxy (or any [`UsesNetwork`] core) following the directory.
+pub type Directed<C> = Beside<C, Follower>;
+
+/// `inner` following the directory; `keeper` already holds a verified document (the one
+/// `inner` was built with).
+pub fn directed<C: UsesNetwork>(
+    inner: C,
+    keeper: DocumentKeeper,
+    now: Now,
+    store: Box<dyn StateStore + Send>,
+) -> Directed<C> {
+    Beside::new(inner, Follower::new(keeper, now, store), MAX_DOCUMENT_LEN)
 }
 
 /// Checks documents against the authorities and the one held (sans-IO, no wrapper).
@@ -77,48 +88,44 @@ impl DocumentKeeper {
     }
 }
 
-/// The wrapped core and its directory fetches.
-pub struct Directed<C> {
-    inner: C,
+/// The held document and when to fetch the next.
+pub struct Follower {
     keeper: DocumentKeeper,
     clock: WallClock,
     store: Box<dyn StateStore + Send>,
-    fetches: Fetches<usize>,
-    actions: VecDeque<Action>,
-    /// When to fetch next; which authority to ask next.
+    /// When to fetch next; which authority to ask next; whether a fetch is in flight.
     next_fetch: Instant,
     turn: usize,
+    fetching: bool,
     /// Authorities tried without success in the current round.
     failures: usize,
     expired_logged: bool,
 }
 
-impl<C: UsesNetwork> Directed<C> {
-    /// `keeper` already holds a verified document (the one `inner` was built with).
-    pub fn new(inner: C, keeper: DocumentKeeper, now: Now, store: Box<dyn StateStore + Send>) -> Self {
-        let clock = WallClock::new(now);
-        let mut d = Directed {
-            inner,
+impl Follower {
+    /// `keeper` may already hold a verified document; without one the first fetch is at once.
+    pub fn new(keeper: DocumentKeeper, now: Now, store: Box<dyn StateStore + Send>) -> Follower {
+        let mut f = Follower {
             keeper,
-            clock,
+            clock: WallClock::new(now),
             store,
-            fetches: Fetches::new(ID_BASE, MAX_DOCUMENT_LEN),
-            actions: VecDeque::new(),
             next_fetch: now.mono,
             turn: 0,
+            fetching: false,
             failures: 0,
             expired_logged: false,
         };
-        d.schedule(now);
-        d
-    }
-
-    pub fn inner(&self) -> &C {
-        &self.inner
+        f.schedule(now);
+        f
     }
 
     pub fn keeper(&self) -> &DocumentKeeper {
         &self.keeper
+    }
+
+    /// Unix seconds at `now` on the follower's wall clock.
+    pub fn unix(&self, now: Now) -> u64 {
+        self.clock.ms(now) / 1000
     }
 
     /// Next fetch: an eighth of an interval after the held document's fresh-until.
@@ -132,42 +139,54 @@ impl<C: UsesNetwork> Directed<C> {
         self.next_fetch = self.clock.instant(v.fresh_until * 1000 + interval_ms / 8).max(now.mono);
     }
 
-    fn fetch(&mut self, now: Now) {
-        let n = self.keeper.authorities().list.len();
-        let addr = self.keeper.authorities().list[self.turn % n].addr;
-        let req = request("GET", &addr.to_string(), "/network", b"");
-        self.fetches.start(now.mono, addr, req, self.turn % n, &mut self.actions);
-        self.turn = (self.turn + 1) % n;
+    /// Start a fetch when one is due; log once when the held document expires.
+    pub fn start_due(&mut self, now: Now, requests: &mut Requests) {
+        if !self.fetching && now.mono >= self.next_fetch {
+            let n = self.keeper.authorities().list.len();
+            let i = self.turn % n;
+            requests.start(now, self.keeper.authorities().list[i].addr, "GET", "/network", b"", Tag::Document(i));
+            self.fetching = true;
+            self.turn = (self.turn + 1) % n;
+        }
+        let unix = self.unix(now);
+        if self.keeper.held().is_some() && !self.keeper.valid(unix) && !self.expired_logged {
+            let until = self.keeper.held().map_or(0, |d| d.validity.valid_until);
+            error!("the network document expired at {until} and no authority answered with a newer one: no routes until one does");
+            self.expired_logged = true;
+        }
     }
 
-    fn outcome(&mut self, now: Now, o: Option<(usize, SocketAddrV4, Result<Vec<u8>, String>)>) {
-        let Some((_, addr, result)) = o else { return };
-        let unix = self.clock.ms(now) / 1000;
+    /// A request ended: `true` when it brought a newer document (now held). Outcomes of other
+    /// requests are ignored.
+    pub fn ended(&mut self, now: Now, (tag, addr, result): Outcome<Tag>) -> bool {
+        if !matches!(tag, Tag::Document(_)) {
+            return false;
+        }
+        self.fetching = false;
+        let unix = self.unix(now);
         let outcome = result.map_err(|e| format!("fetch failed: {e}")).and_then(|b| {
             let r = self.keeper.offer(&b, unix).map_err(|e| format!("network document refused: {e}"));
             r.map(|new| (new, b))
         });
         match outcome {
             Ok((true, bytes)) => {
-                let Some(doc) = self.keeper.held() else { return };
+                let Some(doc) = self.keeper.held() else { return false };
                 info!(
                     "network document from authority {addr}: valid-after {}, {} routers",
                     doc.validity.valid_after,
                     doc.routers.len()
                 );
-                let network = doc.to_network();
-                if let Err(e) = self.inner.set_network(network) {
-                    warn!("new network document not used by the onion proxy: {e}");
-                }
                 self.store.save(CACHE_FILE, &String::from_utf8_lossy(&bytes));
                 self.failures = 0;
                 self.expired_logged = false;
                 self.schedule(now);
+                true
             }
             Ok((false, _)) => {
                 // The authority has nothing newer yet: ask again a little later.
                 self.failures = 0;
                 self.next_fetch = now.mono + RETRY.min(self.retry_step());
+                false
             }
             Err(e) => {
                 warn!("authority {addr}: {e}");
@@ -175,6 +194,7 @@ impl<C: UsesNetwork> Directed<C> {
                 let n = self.keeper.authorities().list.len();
                 self.next_fetch =
                     if self.failures % n == 0 { now.mono + RETRY.min(self.retry_step()) } else { now.mono };
+                false
             }
         }
     }
@@ -185,81 +205,38 @@ impl<C: UsesNetwork> Directed<C> {
             .held()
             .map_or(RETRY, |d| Duration::from_millis((d.validity.fresh_until - d.validity.valid_after) * 125))
     }
+
+    /// The next fetch or the held document's expiry, whichever comes first.
+    pub fn due(&self) -> Option<Instant> {
+        let expiry = self.keeper.held().map(|d| self.clock.instant(d.validity.valid_until * 1000));
+        let fetch = (!self.fetching).then_some(self.next_fetch);
+        [fetch, expiry].into_iter().flatten().min()
+    }
 }
 
-impl<C: UsesNetwork> Core for Directed<C> {
-    fn accepted(&mut self, now: Now, listener: ListenerIdx, peer: SocketAddr) -> Option<SockId> {
-        let unix = self.clock.ms(now) / 1000;
-        if !self.keeper.valid(unix) {
-            let until = self.keeper.held().map_or(0, |d| d.validity.valid_until);
-            error!("{peer}: connection refused: the network document expired at {until} (now {unix}) and no authority has given a newer one");
-            return None;
+impl<C: UsesNetwork> Side<C> for Follower {
+    fn admit(&mut self, now: Now, peer: SocketAddr) -> bool {
+        let unix = self.unix(now);
+        if self.keeper.valid(unix) {
+            return true;
         }
-        self.inner.accepted(now, listener, peer)
+        let until = self.keeper.held().map_or(0, |d| d.validity.valid_until);
+        error!("{peer}: connection refused: the network document expired at {until} (now {unix}) and no authority has given a newer one");
+        false
     }
-    fn connected(&mut self, now: Now, sock: SockId, result: io::Result<()>) {
-        if self.fetches.owns(sock) {
-            let o = self.fetches.connected(sock, result);
-            return self.outcome(now, o);
-        }
-        self.inner.connected(now, sock, result)
-    }
-    fn received(&mut self, now: Now, sock: SockId, data: &[u8]) {
-        if self.fetches.owns(sock) {
-            let o = self.fetches.received(sock, data, &mut self.actions);
-            return self.outcome(now, o);
-        }
-        self.inner.received(now, sock, data)
-    }
-    fn eof(&mut self, now: Now, sock: SockId) {
-        if self.fetches.owns(sock) {
-            let o = self.fetches.eof(sock, &mut self.actions);
-            return self.outcome(now, o);
-        }
-        self.inner.eof(now, sock)
-    }
-    fn failed(&mut self, now: Now, sock: SockId, error: io::Error) {
-        if self.fetches.owns(sock) {
-            let o = self.fetches.failed(sock, error);
-            return self.outcome(now, o);
-        }
-        self.inner.failed(now, sock, error)
-    }
-    fn write_buffered(&mut self, now: Now, sock: SockId, bytes: usize) {
-        if !self.fetches.owns(sock) {
-            self.inner.write_buffered(now, sock, bytes)
+    fn outcome(&mut self, inner: &mut C, now: Now, outcome: Outcome<Tag>, _requests: &mut Requests) {
+        if self.ended(now, outcome) {
+            if let Some(doc) = self.keeper.held() {
+                if let Err(e) = inner.set_network(now, doc) {
+                    warn!("new network document not used: {e}");
+                }
+            }
         }
     }
-    fn resolved(&mut self, now: Now, request: u64, result: io::Result<Vec<SocketAddr>>) {
-        self.inner.resolved(now, request, result)
+    fn tick(&mut self, _inner: &mut C, now: Now, requests: &mut Requests) {
+        self.start_due(now, requests)
     }
-    fn tick(&mut self, now: Now) {
-        for o in self.fetches.expire(now.mono, &mut self.actions) {
-            self.outcome(now, Some(o));
-        }
-        if self.fetches.is_empty() && now.mono >= self.next_fetch {
-            self.fetch(now);
-        }
-        let unix = self.clock.ms(now) / 1000;
-        if !self.keeper.valid(unix) && !self.expired_logged {
-            let until = self.keeper.held().map_or(0, |d| d.validity.valid_until);
-            error!("the network document expired at {until} and no authority answered with a newer one: no routes until one does");
-            self.expired_logged = true;
-        }
-        self.inner.tick(now)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        let expiry = self.keeper.held().map(|d| self.clock.instant(d.validity.valid_until * 1000));
-        let fetch = self.fetches.is_empty().then_some(self.next_fetch);
-        [fetch, expiry, self.fetches.next_deadline(), self.inner.poll_timeout()].into_iter().flatten().min()
-    }
-    fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front().or_else(|| self.inner.poll_action())
-    }
-    fn shutdown(&mut self, now: Now) {
-        self.inner.shutdown(now)
-    }
-    fn status(&self, now: Now) -> Option<String> {
-        self.inner.status(now)
+    fn due(&self) -> Option<Instant> {
+        Follower::due(self)
     }
 }

@@ -1,11 +1,12 @@
 //! Directory authorities (the paper's "later prototype", §2.3): router descriptors, network
 //! documents, the authorities file, the consensus rule and the authority's state machine. All
 //! sans-IO: text and time in, text and actions out; the sockets are driven by `crate::net`'s
-//! reactor through the [`crate::event::Core`] implementations in `server`, `publisher` and
-//! `client`. The formats, the signature scheme and the consensus rule are in docs/directory.md.
+//! reactor through the [`crate::event::Core`] implementations in `server` (the authority) and
+//! `beside` (the wrapper the clients — `publisher`, `client`, `presence` — run in). The formats, the signature scheme and the consensus rule are in docs/directory.md.
 
 pub mod authorities;
 pub mod authority;
+pub mod beside;
 pub mod client;
 pub mod consensus;
 pub mod descriptor;
@@ -13,6 +14,7 @@ pub mod document;
 pub mod fetch;
 pub mod http;
 pub mod neighbors;
+pub mod presence;
 pub mod publisher;
 pub mod reachability;
 pub mod server;

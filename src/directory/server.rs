@@ -112,7 +112,7 @@ impl AuthorityServer {
         while let Some(task) = self.state.poll_task() {
             match task {
                 Task::Check { id, addr, key, deadline_ms } => {
-                    match ReachabilityCheck::start(addr, key, &mut self.rng) {
+                    match ReachabilityCheck::start(now.mono, addr, key, &mut self.rng) {
                         Ok((check, msg1)) => {
                             let sock = self.ids.fresh();
                             self.actions.push_back(Action::Connect {
@@ -192,7 +192,7 @@ impl Core for AuthorityServer {
             return self.fetched(now, o);
         }
         if let Some(c) = self.checks.get_mut(&sock) {
-            if let Some(result) = c.check.read(data) {
+            if let Some(result) = c.check.read(now.mono, data) {
                 self.check_ended(now, sock, result);
             }
             return;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rand::{CryptoRng, Rng, RngCore};
 
 use super::aci::{half_for, id_bytes, AciAllocator, Half};
-use super::handshake::LinkSecrets;
+use super::handshake::{HandshakeError, LinkSecrets};
 use super::{Dialler, Handshake, LinkCodec, LinkLoss, Listener, PeerIdentity};
 use crate::crypto::{RsaPrivateKey, RsaPublicKey};
 use crate::wire::{Aci, Cell};
@@ -94,6 +94,8 @@ pub struct LinkEnd {
     aci: AciAllocator,
     /// ACIs on which this end sent DESTROY and waits for the acknowledgement.
     awaiting_ack: BTreeSet<Aci>,
+    /// Why keying failed, when it did (for owners that report the reason, e.g. a wrong key).
+    handshake_error: Option<HandshakeError>,
 }
 
 impl LinkEnd {
@@ -115,6 +117,7 @@ impl LinkEnd {
             cells_out: 0,
             aci: AciAllocator::new(Half::Low),
             awaiting_ack: BTreeSet::new(),
+            handshake_error: None,
         }
     }
 
@@ -202,10 +205,14 @@ impl LinkEnd {
             }
             State::Keying { hs, inbuf } => {
                 inbuf.extend_from_slice(data);
-                let p = hs.read(inbuf, lookup).map_err(|e| {
-                    log::warn!("link handshake with {} failed: {e}", self.tcp_peer);
-                    LinkLoss::HandshakeFailed
-                })?;
+                let p = match hs.read(inbuf, lookup) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        log::warn!("link handshake with {} failed: {e}", self.tcp_peer);
+                        self.handshake_error = Some(e);
+                        return Err(LinkLoss::HandshakeFailed);
+                    }
+                };
                 inbuf.drain(..p.consumed);
                 let rest = std::mem::take(inbuf);
                 self.out.extend_from_slice(&p.send);
@@ -295,6 +302,11 @@ impl LinkEnd {
     /// Bytes waiting for [`LinkEnd::take_output`].
     pub fn pending(&self) -> usize {
         self.out.len()
+    }
+
+    /// Why keying failed (after `received` returned [`LinkLoss::HandshakeFailed`]).
+    pub fn handshake_error(&self) -> Option<&HandshakeError> {
+        self.handshake_error.as_ref()
     }
 
     pub fn is_open(&self) -> bool {

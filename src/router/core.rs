@@ -47,7 +47,7 @@ pub struct Router {
     /// Refusal lines, rate-limited per reason.
     pub(super) refusals_log: LogLimit<OnionRefusal>,
     housekeeping_due: Option<Instant>,
-    started: bool,
+    pub(super) started: bool,
 }
 
 /// Housekeeping (link timers, padding, replay expiry) runs this often.

@@ -20,6 +20,7 @@ use crate::link::aci::id_bytes;
 use crate::link::{LinkCodec, LinkEnd, LinkLoss, LinkTimers, Listener, PeerIdentity, Redial, TimeoutLog};
 use crate::wire::{Aci, Cell};
 
+mod added;
 mod status;
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,7 @@ mod liveness;
 mod mix_stage;
 pub mod mixer;
 pub mod onion_rate;
+mod reconfigure;
 pub mod refusal;
 pub mod replay;
 pub mod stats;

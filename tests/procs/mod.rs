@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod directory;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
