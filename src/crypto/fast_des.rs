@@ -2,9 +2,11 @@
 //! keystream of links, onion key1 and function code 1 (protocol.md §1.3, §4.2, §4.3).
 //!
 //! Why by hand: the link cipher is DES-OFB by protocol, and it was about a third of the CPU of a
-//! 5-hop download. The maintained crate (RustCrypto `des`) computes each round's expansion, S-box
-//! and P permutations bit by bit; no maintained crate offers the usual faster form, so this file
-//! does, for encryption only (OFB never decrypts). `des`/`ofb` stay as test oracles.
+//! 5-hop download. The pure-Rust crate (RustCrypto `des`) computes each round's expansion, S-box
+//! and P permutations bit by bit and is 3× slower than this file; OpenSSL's DES (through the
+//! `openssl` crate: a C library and its legacy provider) measured no faster than this file here
+//! (docs/performance.md). So this file has the usual table-driven form, for encryption only
+//! (OFB never decrypts); `des`/`ofb` stay as test oracles and bench reference.
 //!
 //! The form (all of it derived here from the standard's tables, nothing copied):
 //! - **SP tables.** FIPS 46-3 defines the round function as f(R, K) = P(S(E(R) ⊕ K)). Each of the
