@@ -2,6 +2,7 @@
 
 pub mod cipher;
 pub mod ct_rsa;
+pub mod fast_des;
 pub mod key_file;
 pub mod key_kind;
 pub mod keys;
