@@ -5,6 +5,7 @@
 //! scan of the whole table.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddrV4;
 use std::time::Instant;
 
 use super::exit_funnel::{Exit, ExitFunnel};
@@ -39,9 +40,68 @@ pub(super) enum Next {
     Link(SockId, Aci),
     Exit(Box<Exit>),
     /// hn of a reply route: the endpoint leg (`reply_leg.rs`).
-    ReplyLeg(Box<super::reply_leg::ReplyLeg>),
+    ReplyLeg(Box<ReplyLeg>),
     /// A protocol-6 exit spliced into a reply route (`splice.rs`).
-    Splice(Box<super::splice::Splice>),
+    Splice(Box<Splice>),
+}
+
+/// hn's socket to the owner's reply endpoint.
+pub(super) struct ReplyLeg {
+    pub sock: SockId,
+    pub connected: bool,
+    /// The head and the bodies that came before the endpoint was connected.
+    pub pending: Vec<u8>,
+    /// Bytes read from the endpoint that do not make a whole body yet.
+    pub inbound: Vec<u8>,
+}
+
+impl ReplyLeg {
+    pub fn sock(&self) -> SockId {
+        self.sock
+    }
+}
+
+/// Where a protocol-6 splice stands.
+pub(super) enum SpliceState {
+    /// Reading the 240 onion bytes (and any data after them).
+    Collecting { h1: SocketAddrV4, buf: Vec<u8> },
+    /// Spliced into the reply route: `out` is the link towards h1 (or, when X = h1, towards
+    /// h2 or the endpoint), `hop` h1's engines when X peeled the onion itself.
+    Open { out: Next, hop: Option<(Engine, Engine)> },
+}
+
+/// The exit side of a protocol-6 connection.
+pub(super) struct Splice {
+    pub state: SpliceState,
+}
+
+impl Splice {
+    pub fn leg_mut(&mut self) -> Option<&mut ReplyLeg> {
+        match &mut self.state {
+            SpliceState::Open { out: Next::ReplyLeg(l), .. } => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn has_leg(&self) -> bool {
+        matches!(self.state, SpliceState::Open { out: Next::ReplyLeg(_), .. })
+    }
+
+    /// The other side, once open.
+    pub fn out(&self) -> Option<&Next> {
+        match &self.state {
+            SpliceState::Open { out, .. } => Some(out),
+            SpliceState::Collecting { .. } => None,
+        }
+    }
+
+    /// Take the other side (the connection is ending).
+    pub fn take_out(self) -> Option<Next> {
+        match self.state {
+            SpliceState::Open { out, .. } => Some(out),
+            SpliceState::Collecting { .. } => None,
+        }
+    }
 }
 
 /// One anonymous connection at this router.

@@ -1,7 +1,7 @@
 //! Anonymous connections at a router (protocol.md §6), between the link table and the connection
 //! table: CREATE reassembly and onion peeling, DATA crypting, and the DESTROY handshake.
 
-use log::{info, warn};
+use log::{debug, info, warn};
 
 use super::conn_table::{ConnId, Connection, Next, Slot, MAX_CREATING, MAX_CREATING_PER_LINK};
 use super::core::Router;
@@ -11,7 +11,7 @@ use super::timers::Timer;
 use crate::crypto::Engine;
 use crate::event::{Action, Now, SockId};
 use crate::log_limit::LogLimit;
-use crate::onion::{create_chunks, Onion, ONION_LEN};
+use crate::onion::{self, create_chunks, Onion, ONION_LEN};
 use crate::wire::layer::LayerKind;
 use crate::wire::{Aci, Cell, Command, PAYLOAD_LEN};
 
@@ -286,5 +286,40 @@ impl Router {
                 _ => {}
             },
         }
+    }
+}
+
+impl Router {
+    /// Replace the reply settings and cache (default: [`super::reply::ReplySettings::default`],
+    /// an in-memory cache of [`super::reply::DEFAULT_REPLY_CACHE`] seeds).
+    pub fn with_reply(mut self, reply: super::reply::ReplyPart) -> Router {
+        self.reply = reply;
+        self
+    }
+
+    /// Peel an onion that arrived on `link` and run every check before it is acted on:
+    /// version, codes, freshness (reply lifetime for reply layers), a reply layer's
+    /// destination, the reply rate of the link, and the replay cache (reply seeds in their own).
+    pub(super) fn peel_checked(
+        &mut self,
+        now: Now,
+        link: SockId,
+        bytes: &Onion,
+    ) -> Result<onion::Peeled, OnionRefusal> {
+        let limits = onion::PeelLimits {
+            max_lifetime: self.cfg.max_onion_lifetime.as_secs(),
+            max_reply_lifetime: self.reply.max_lifetime().map(|d| d.as_secs()),
+        };
+        let peeled = onion::peel_with(&self.cfg.key, bytes, now.unix, &limits, &mut self.rng).map_err(|e| {
+            debug!("onion: {e}");
+            OnionRefusal::from_peel(&e)
+        })?;
+        let (seed, exp) = (peeled.layer.seed, peeled.layer.expiration);
+        if peeled.layer.kind == LayerKind::Ordinary {
+            self.replay.check_and_insert(&seed, exp, now.unix).map_err(|e| OnionRefusal::from_replay(&e))?;
+        } else {
+            self.reply.admit(link, now, &seed, exp)?;
+        }
+        Ok(peeled)
     }
 }

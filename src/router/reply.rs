@@ -5,15 +5,11 @@
 
 use std::time::Duration;
 
-use log::debug;
-
-use super::core::Router;
 use super::onion_rate::{OnionRate, OnionRateLimit};
 use super::refusal::OnionRefusal;
 use super::replay::{ReplayCache, ReplayRefusal};
 use crate::event::{Now, SockId};
-use crate::onion::{self, PeelLimits, Peeled};
-use crate::wire::layer::LayerKind;
+use crate::wire::layer::SEED_LEN;
 
 /// What a router does with reply onions.
 #[derive(Debug, Clone, Copy)]
@@ -70,45 +66,27 @@ impl ReplyPart {
     }
 }
 
-impl Router {
-    /// Replace the reply settings and cache (default: [`ReplySettings::default`], an in-memory
-    /// cache of [`DEFAULT_REPLY_CACHE`] seeds).
-    pub fn with_reply(mut self, reply: ReplyPart) -> Router {
-        self.reply = reply;
-        self
+impl ReplyPart {
+    /// How far ahead a reply layer may expire (`None`: reply onions refused).
+    pub fn max_lifetime(&self) -> Option<Duration> {
+        self.settings.max_lifetime
     }
 
-    /// Peel an onion that arrived on `link` and run every check before it is acted on:
-    /// version, codes, freshness (reply lifetime for reply layers), a reply layer's
-    /// destination, the reply rate of the link, and the replay cache (reply seeds in their own).
-    pub(super) fn peel_checked(
+    /// Admit a reply layer's key seed: the link's reply rate, then the reply seeds' own quota.
+    pub fn admit(
         &mut self,
-        now: Now,
         link: SockId,
-        bytes: &onion::Onion,
-    ) -> Result<Peeled, OnionRefusal> {
-        let limits = PeelLimits {
-            max_lifetime: self.cfg.max_onion_lifetime.as_secs(),
-            max_reply_lifetime: self.reply.settings.max_lifetime.map(|d| d.as_secs()),
-        };
-        let peeled = onion::peel_with(&self.cfg.key, bytes, now.unix, &limits, &mut self.rng).map_err(|e| {
-            debug!("onion: {e}");
-            OnionRefusal::from_peel(&e)
-        })?;
-        let (seed, exp) = (peeled.layer.seed, peeled.layer.expiration);
-        let replay = if peeled.layer.kind == LayerKind::Ordinary {
-            self.replay.check_and_insert(&seed, exp, now.unix)
-        } else {
-            if !self.reply.rate.admit(link, now.mono) {
-                return Err(OnionRefusal::ReplyRateLimited);
-            }
-            self.reply.cache.check_and_insert(&seed, exp, now.unix)
-        };
-        replay.map_err(|e| match e {
-            ReplayRefusal::Full if peeled.layer.kind.is_reply() => OnionRefusal::ReplyCacheFull,
+        now: Now,
+        seed: &[u8; SEED_LEN],
+        expiration: u32,
+    ) -> Result<(), OnionRefusal> {
+        if !self.rate.admit(link, now.mono) {
+            return Err(OnionRefusal::ReplyRateLimited);
+        }
+        self.cache.check_and_insert(seed, expiration, now.unix).map_err(|e| match e {
+            ReplayRefusal::Full => OnionRefusal::ReplyCacheFull,
             e => OnionRefusal::from_replay(&e),
-        })?;
-        Ok(peeled)
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use log::{debug, info};
 
-use super::conn_table::{ConnId, Next};
+use super::conn_table::{ConnId, Next, ReplyLeg};
 use super::core::Router;
 use super::refusal::OnionRefusal;
 use super::timers::Timer;
@@ -26,22 +26,6 @@ use crate::wire::{Cell, Command, Protocol};
 pub(super) const LEG_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes kept for the endpoint before it is connected (as the exit keeps early data).
 const MAX_PENDING: usize = 256 * 1024;
-
-/// hn's socket to the owner's reply endpoint.
-pub(super) struct ReplyLeg {
-    sock: SockId,
-    connected: bool,
-    /// The head and the bodies that came before the endpoint was connected.
-    pending: Vec<u8>,
-    /// Bytes read from the endpoint that do not make a whole body yet.
-    inbound: Vec<u8>,
-}
-
-impl ReplyLeg {
-    pub fn sock(&self) -> SockId {
-        self.sock
-    }
-}
 
 impl Router {
     /// hn peeled a reply endpoint layer for connection `id`: check the endpoint against the

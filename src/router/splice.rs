@@ -11,10 +11,9 @@ use std::net::SocketAddrV4;
 
 use log::{debug, info};
 
-use super::conn_table::{ConnId, Next, Slot};
+use super::conn_table::{ConnId, Next, Slot, Splice, SpliceState as State};
 use super::core::Router;
 use super::refusal::{OnionRefusal, REFUSAL_LOG_INTERVAL};
-use super::reply_leg::ReplyLeg;
 use super::timers::Timer;
 use crate::crypto::Engine;
 use crate::event::Now;
@@ -30,48 +29,6 @@ use crate::wire::{Cell, Command, StandardStructure, Status, PAYLOAD_LEN};
 const ONION_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// User bytes kept while the onion is still arriving (beyond the onion itself).
 const MAX_EARLY: usize = 256 * 1024;
-
-enum State {
-    /// Reading the 240 onion bytes (and any data after them).
-    Collecting { h1: SocketAddrV4, buf: Vec<u8> },
-    /// Spliced into the reply route: `out` is the link towards h1 (or, when X = h1, towards
-    /// h2 or the endpoint), `hop` h1's engines when X peeled the onion itself.
-    Open { out: Next, hop: Option<(Engine, Engine)> },
-}
-
-/// The exit side of a protocol-6 connection.
-pub(super) struct Splice {
-    state: State,
-}
-
-impl Splice {
-    pub fn leg_mut(&mut self) -> Option<&mut ReplyLeg> {
-        match &mut self.state {
-            State::Open { out: Next::ReplyLeg(l), .. } => Some(l),
-            _ => None,
-        }
-    }
-
-    pub fn has_leg(&self) -> bool {
-        matches!(self.state, State::Open { out: Next::ReplyLeg(_), .. })
-    }
-
-    /// The other side, once open.
-    pub fn out(&self) -> Option<&Next> {
-        match &self.state {
-            State::Open { out, .. } => Some(out),
-            State::Collecting { .. } => None,
-        }
-    }
-
-    /// Take the other side (the connection is ending).
-    pub fn take_out(self) -> Option<Next> {
-        match self.state {
-            State::Open { out, .. } => Some(out),
-            State::Collecting { .. } => None,
-        }
-    }
-}
 
 impl Router {
     fn splice_mut(&mut self, id: ConnId) -> Option<&mut Splice> {
