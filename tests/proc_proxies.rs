@@ -27,30 +27,10 @@ impl Drop for Killer {
     }
 }
 
-fn wait_port(port: u16) {
-    wait_for(&format!("port {port}"), Duration::from_secs(15), || TcpStream::connect(("127.0.0.1", port)).is_ok());
-}
-
 /// Routers, an onion proxy, and the proxy subcommand `name` with `args`; returns its port.
 fn stack(bed: &mut Bed, name: &str, args: &[&str]) -> u16 {
     let op = bed.start_onion_proxy("op", &["--hops", "3"]);
     app_proxy(bed, op, name, args)
-}
-
-/// The proxy subcommand `name` with `args` in front of the onion proxy on port `op`.
-fn app_proxy(bed: &mut Bed, op: u16, name: &str, args: &[&str]) -> u16 {
-    let port = free_port();
-    let mut a: Vec<String> = vec![
-        name.into(),
-        "--listen".into(),
-        format!("127.0.0.1:{port}"),
-        "--onion-proxy".into(),
-        format!("127.0.0.1:{op}"),
-    ];
-    a.extend(args.iter().map(|s| s.to_string()));
-    bed.spawn(name, &a);
-    wait_port(port);
-    port
 }
 
 fn curl(args: &[&str]) -> (bool, String) {

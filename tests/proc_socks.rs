@@ -14,22 +14,6 @@ use std::time::Duration;
 use procs::sshd::*;
 use procs::*;
 
-/// The application proxy `name` with `args` in front of the onion proxy on port `op`.
-fn app_proxy(bed: &mut Bed, op: u16, name: &str, args: &[&str]) -> u16 {
-    let port = free_port();
-    let mut a: Vec<String> = vec![
-        name.into(),
-        "--listen".into(),
-        format!("127.0.0.1:{port}"),
-        "--onion-proxy".into(),
-        format!("127.0.0.1:{op}"),
-    ];
-    a.extend(args.iter().map(|s| s.to_string()));
-    bed.spawn(name, &a);
-    wait_port(port);
-    port
-}
-
 /// Five routers (full mesh), an onion proxy building five-hop routes, a SOCKS proxy.
 fn five_hops() -> (Bed, u16, u16) {
     let mut bed = Bed::new(5, full_mesh(5));

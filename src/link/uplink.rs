@@ -97,7 +97,7 @@ impl Uplink {
             return None;
         };
         match link.upkeep(now.mono, rng) {
-            Upkeep::Lost(loss) => Some(self.fail(now, loss, actions, rng)),
+            Upkeep::Lost(loss) => Some(self.lost(now, loss, actions, rng)),
             Upkeep::Pad(n) => {
                 for _ in 0..n {
                     link.encode(&Cell::padding(rng), now.mono);
@@ -118,14 +118,14 @@ impl Uplink {
         let (_, link) = self.link.as_mut()?;
         if let Err(e) = result {
             warn!("uplink: connect to {} failed: {e}", self.addr);
-            return Some(self.fail(now, LinkLoss::ConnectFailed, actions, rng));
+            return Some(self.lost(now, LinkLoss::ConnectFailed, actions, rng));
         }
         let SocketAddr::V4(peer) = self.addr else {
             warn!("uplink: {} is not IPv4 (routers are)", self.addr);
-            return Some(self.fail(now, LinkLoss::ConnectFailed, actions, rng));
+            return Some(self.lost(now, LinkLoss::ConnectFailed, actions, rng));
         };
         if let Err(loss) = link.connected(now.mono, None, peer, self.key.clone(), rng) {
-            return Some(self.fail(now, loss, actions, rng));
+            return Some(self.lost(now, loss, actions, rng));
         }
         None
     }
@@ -140,7 +140,7 @@ impl Uplink {
     ) -> Option<UplinkEvent> {
         let (_, link) = self.link.as_mut()?;
         match link.received(now.mono, data, &|_| None, &mut self.cells) {
-            Err(loss) => Some(self.fail(now, loss, actions, rng)),
+            Err(loss) => Some(self.lost(now, loss, actions, rng)),
             Ok(Some(_)) => {
                 info!("uplink to {} keyed", self.addr);
                 Some(UplinkEvent::Up)
@@ -152,16 +152,6 @@ impl Uplink {
 
     /// The socket closed or failed.
     pub fn lost(
-        &mut self,
-        now: Now,
-        loss: LinkLoss,
-        actions: &mut VecDeque<Action>,
-        rng: &mut (impl RngCore + CryptoRng),
-    ) -> UplinkEvent {
-        self.fail(now, loss, actions, rng)
-    }
-
-    fn fail(
         &mut self,
         now: Now,
         loss: LinkLoss,

@@ -307,3 +307,26 @@ pub fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// Wait (15 s at most) until something listens on loopback port `port`.
+pub fn wait_port(port: u16) {
+    wait_for(&format!("port {port}"), Duration::from_secs(15), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+}
+
+/// The application proxy subcommand `name` with `args` in front of the onion proxy on port `op`.
+pub fn app_proxy(bed: &mut Bed, op: u16, name: &str, args: &[&str]) -> u16 {
+    let port = free_port();
+    let mut a: Vec<String> = vec![
+        name.into(),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+        "--onion-proxy".into(),
+        format!("127.0.0.1:{op}"),
+    ];
+    a.extend(args.iter().map(|s| s.to_string()));
+    bed.spawn(name, &a);
+    wait_port(port);
+    port
+}

@@ -2,12 +2,10 @@
 //! the test's client key made with ssh-keygen in the test's directory, listening on a loopback
 //! port, run in the foreground and killed when dropped; and `ssh` through a ProxyCommand.
 
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use super::{free_port, wait_for};
+use super::{free_port, wait_port};
 
 pub struct Killer(pub Vec<Child>);
 impl Drop for Killer {
@@ -22,10 +20,6 @@ impl Drop for Killer {
 pub fn need(cmd: &str) {
     let ok = Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).stdout(Stdio::null()).status();
     assert!(ok.map(|s| s.success()).unwrap_or(false), "{cmd} is missing: run scripts/test.sh, which installs it");
-}
-
-pub fn wait_port(port: u16) {
-    wait_for(&format!("port {port}"), Duration::from_secs(15), || TcpStream::connect(("127.0.0.1", port)).is_ok());
 }
 
 /// A private sshd on a loopback port: its own host key, the test's client key, run in the
