@@ -26,9 +26,16 @@ import regions  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROUTER_PORT, PROXY_PORT, SERVER_PORT, DIRECTORY_PORT = 9001, 9050, 8080, 9030
-# With authorities: the consensus period, and when the onion proxies start (after two periods,
-# so that every router's descriptor is in a consensus).
-DIRECTORY_INTERVAL = 10
+# With authorities: the consensus period, and when the onion proxies start (after three
+# periods, so that every router's descriptor is in a consensus). Beyond 100 routers the period is
+# 60 s: at 10 s, 1,000 routers and 100 onion proxies fetching a 1,000-router document every
+# period saturate the authorities (votes and consensus fetches time out, documents expire).
+def directory_interval(routers):
+    return 10 if routers <= 100 else 60
+
+
+# Authorities are well-connected hosts: every router and onion proxy fetches their document.
+AUTHORITY_BW = "1 Gbit"
 
 
 def topology(rng, n, k):
@@ -87,6 +94,8 @@ def main():
     p.add_argument("--latency-scale", type=float, default=1.0)
     p.add_argument("--parallelism", type=int, default=2)
     p.add_argument("--authorities", type=int, default=3, help="directory authorities (0: a network file)")
+    p.add_argument("--directory-interval", type=int,
+                   help="consensus period in seconds (default 10, or 60 beyond 100 routers)")
     p.add_argument("--ork", default=os.path.join(HERE, "..", "..", "target", "release", "ork"))
     a = p.parse_args()
     ork = os.path.abspath(a.ork)
@@ -122,7 +131,8 @@ def main():
         for k, n in enumerate(auths):
             f.write(f"{addr(4, k)}:{DIRECTORY_PORT} keys/{n}.pub\n")
 
-    start_routers, start_clients = 1, (10 + 3 * DIRECTORY_INTERVAL if auths else 10)
+    interval = a.directory_interval or directory_interval(a.routers)
+    start_routers, start_clients = 1, (10 + 3 * interval if auths else 10)
     stop = start_clients + a.duration + a.grace + 5
     entries = [rng.randrange(a.routers) for _ in range(a.clients)]
     # Churn: kill routers that are nobody's entry (the onion proxies' only link), mid-run.
@@ -157,11 +167,11 @@ def main():
         plan["routers"][n] = {"ip": addr(1, i), "region": regions.REGIONS[node][0], "mbit": bw,
                               "neighbours": len(adj[i]), "killed_at": kills.get(i)}
     for k, n in enumerate(auths):
-        hosts[n] = {"network_node_id": regions.region(rng), "ip_addr": addr(4, k), "bandwidth_down": "100 Mbit",
-                    "bandwidth_up": "100 Mbit", "processes": [{
+        hosts[n] = {"network_node_id": regions.region(rng), "ip_addr": addr(4, k), "bandwidth_down": AUTHORITY_BW,
+                    "bandwidth_up": AUTHORITY_BW, "processes": [{
                         "path": ork, "args": ["directory", "--listen", f"{addr(4, k)}:{DIRECTORY_PORT}",
                                               "--key", f"{out}/keys/{n}.key", "--authorities", f"{out}/authorities",
-                                              "--state-dir", "state", "--interval", f"{DIRECTORY_INTERVAL}s"],
+                                              "--state-dir", "state", "--interval", f"{interval}s"],
                         "environment": {"RUST_LOG": "info"}, "start_time": "1s", "expected_final_state": "running"}]}
     plan["authorities"] = {n: addr(4, k) for k, n in enumerate(auths)}
     servers = []

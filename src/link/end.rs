@@ -98,6 +98,9 @@ pub struct LinkEnd {
     handshake_error: Option<HandshakeError>,
 }
 
+/// The largest output capacity a link end carries over from one batch to the next.
+const OUT_CAPACITY_KEPT: usize = 256 * 1024;
+
 impl LinkEnd {
     fn new(tcp_peer: SocketAddr, local: Option<SocketAddrV4>, dialled: bool, state: State, now: Instant) -> LinkEnd {
         LinkEnd {
@@ -295,8 +298,15 @@ impl LinkEnd {
     }
 
     /// The bytes to write, if any (handshake messages and cells, in order).
+    ///
+    /// The next buffer starts with the capacity this one reached (up to [`OUT_CAPACITY_KEPT`]):
+    /// a batch of cells is then one allocation, not a doubling from empty each time.
     pub fn take_output(&mut self) -> Option<Vec<u8>> {
-        (!self.out.is_empty()).then(|| std::mem::take(&mut self.out))
+        if self.out.is_empty() {
+            return None;
+        }
+        let cap = self.out.capacity().min(OUT_CAPACITY_KEPT);
+        Some(std::mem::replace(&mut self.out, Vec::with_capacity(cap)))
     }
 
     /// Bytes waiting for [`LinkEnd::take_output`].

@@ -137,6 +137,14 @@ impl ConnTable {
         self.slots.get_mut(key)
     }
 
+    /// Whether two (link, ACI) pairs are the two sides of one live connection.
+    pub fn same_connection(&self, a: &(SockId, Aci), b: &(SockId, Aci)) -> bool {
+        match (self.slots.get(a), self.slots.get(b)) {
+            (Some(Slot::Live(x)), Some(Slot::Live(y))) => x == y,
+            _ => false,
+        }
+    }
+
     pub fn has_slot(&self, key: &(SockId, Aci)) -> bool {
         self.slots.contains_key(key)
     }

@@ -27,7 +27,7 @@ use super::stats::Stats;
 use super::timers::Timers;
 use crate::event::{Action, Core, ListenerIdx, Now, SockId, SockIds};
 use crate::log_limit::LogLimit;
-use crate::wire::{Aci, Cell};
+use crate::wire::{Aci, Cell, Command};
 
 /// The router core.
 pub struct Router {
@@ -160,16 +160,20 @@ impl Router {
 
     /// Queue a cell for the next mixer batch.
     pub(super) fn queue_cell(&mut self, now: Now, link: SockId, cell: Cell) {
-        if self.mix.push(now.mono, (link, cell.aci), cell) {
+        // Only cells that carry a connection's data or set-up can make a batch wait for the
+        // whole interval; a DESTROY (a connection's end) or PADDING is mixed in with the rest
+        // but never holds the batch (docs/anonymity.md, "When a batch leaves").
+        let company = matches!(cell.command, Command::Data | Command::Create);
+        let conns = &self.conns;
+        if self.mix.push(now.mono, (link, cell.aci), cell, company, |a, b| conns.same_connection(a, b)) {
             self.flush_mixer(now);
         }
     }
 
     /// Send the batch in a CSPRNG-chosen interleaving that keeps each connection's order.
     pub(super) fn flush_mixer(&mut self, now: Now) {
-        let mut batch = self.mix.take_batch(&mut self.rng);
-        self.links.send_batch(now, batch.drain(..).map(|((link, _), cell)| (link, cell)), &mut self.actions);
-        self.mix.recycle(batch);
+        let batch = self.mix.take_batch(now.mono, &mut self.rng);
+        self.links.send_batch(now, batch.map(|((link, _), cell)| (link, cell)), &mut self.actions);
     }
 
     fn start(&mut self, now: Now) {

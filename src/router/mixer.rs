@@ -116,32 +116,27 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
 
     /// Append everything queued to `out` as a uniformly random interleaving of the per-key
     /// queues (each key's items keep their order), and leave the mixer empty.
+    pub fn drain(&mut self, rng: &mut (impl RngCore + CryptoRng), out: &mut Vec<(K, T)>) {
+        out.extend(self.drain_mixed(rng));
+    }
+
+    /// Everything queued, as an iterator over a uniformly random interleaving of the per-key
+    /// queues (each key's items keep their order); the mixer is empty once it is dropped.
     ///
     /// Every interleaving is equally likely: shuffling the multiset in which each key appears
     /// once per queued item (Fisher–Yates, caller's CSPRNG) gives each distinct sequence of keys
     /// with the same probability, and taking queue fronts in that sequence keeps per-key order.
-    pub fn drain(&mut self, rng: &mut (impl RngCore + CryptoRng), out: &mut Vec<(K, T)>) {
-        if let ([key], Some(queue)) = (self.keys.as_slice(), self.queues.first_mut()) {
-            // One connection has one interleaving: its own order. No draw from the RNG, so the
-            // RNG's use still depends only on what the batch holds.
-            out.extend(queue.drain(..).map(|item| (*key, item)));
-            self.clear();
-            return;
-        }
+    /// A batch of one key has one interleaving, its own order, and draws nothing from the RNG.
+    /// Items move straight from their queue to the caller: no intermediate buffer.
+    pub fn drain_mixed(&mut self, rng: &mut (impl RngCore + CryptoRng)) -> MixedBatch<'_, K, T> {
         self.order.clear();
-        for (slot, queue) in self.queues.iter().enumerate().take(self.keys.len()) {
-            self.order.extend(std::iter::repeat(slot).take(queue.len()));
-        }
-        self.order.shuffle(rng);
-        out.reserve(self.order.len());
-        for &slot in &self.order {
-            if let (Some(&key), Some(queue)) = (self.keys.get(slot), self.queues.get_mut(slot)) {
-                if let Some(item) = queue.pop_front() {
-                    out.push((key, item));
-                }
+        if self.keys.len() > 1 {
+            for (slot, queue) in self.queues.iter().enumerate().take(self.keys.len()) {
+                self.order.extend(std::iter::repeat(slot).take(queue.len()));
             }
+            self.order.shuffle(rng);
         }
-        self.clear();
+        MixedBatch { mixer: self, pos: 0 }
     }
 
     /// Forget the drained batch (queues keep their capacity).
@@ -175,6 +170,52 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
     /// Each key of the current batch with its queue length, in first-arrival order.
     pub fn queue_lengths(&self) -> impl Iterator<Item = (K, usize)> + '_ {
         self.keys.iter().zip(&self.queues).map(|(&k, q)| (k, q.len()))
+    }
+}
+
+/// A drained batch in mixed order ([`Mixer::drain_mixed`]).
+pub struct MixedBatch<'a, K: Copy + Eq + Hash, T> {
+    mixer: &'a mut Mixer<K, T>,
+    /// The next position in the mixer's shuffled order (batches of two or more keys).
+    pos: usize,
+}
+
+impl<K: Copy + Eq + Hash, T> Iterator for MixedBatch<'_, K, T> {
+    type Item = (K, T);
+
+    fn next(&mut self) -> Option<(K, T)> {
+        let m = &mut *self.mixer;
+        if let ([key], Some(queue)) = (m.keys.as_slice(), m.queues.first_mut()) {
+            return queue.pop_front().map(|item| (*key, item));
+        }
+        while let Some(&slot) = m.order.get(self.pos) {
+            self.pos += 1;
+            if let (Some(&key), Some(queue)) = (m.keys.get(slot), m.queues.get_mut(slot)) {
+                if let Some(item) = queue.pop_front() {
+                    return Some((key, item));
+                }
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let m = &*self.mixer;
+        let left = if m.keys.len() == 1 {
+            m.queues.first().map_or(0, VecDeque::len)
+        } else {
+            m.order.len().saturating_sub(self.pos)
+        };
+        (left, Some(left))
+    }
+}
+
+impl<K: Copy + Eq + Hash, T> Drop for MixedBatch<'_, K, T> {
+    /// Whatever the caller did not take is dropped with the batch: the mixer starts empty.
+    fn drop(&mut self) {
+        let n = self.mixer.keys.len();
+        self.mixer.queues.iter_mut().take(n).for_each(VecDeque::clear);
+        self.mixer.clear();
     }
 }
 
