@@ -5,9 +5,11 @@
 
 DIR/report.md: figures taken from simulated time only (identical for two runs of one seed):
 connections by kind and outcome, failures by reason, set-up time, time to first byte, throughput
-per client, routers' cells forwarded and onions peeled, link counts, churn. DIR/report-run.md:
-what the machine measured (wall time, simulated/real ratio, peak memory, CPU time per router).
-DIR/plots/*.png (matplotlib) or *.svg (standard library, when matplotlib is missing).
+per client, routers' cells forwarded and onions peeled, link counts (links that went down, from
+the routers' logs: router-router, authorities' reachability probes, onion proxies), churn.
+DIR/report-run.md: what the machine measured (wall time, simulated/real ratio, peak memory, CPU
+time per router). DIR/plots/*.png (matplotlib) or *.svg (standard library, when matplotlib is
+missing).
 --check exits 1 unless every connection succeeded (bodies verified by SHA-256 at the clients).
 """
 
@@ -54,6 +56,38 @@ def load(d):
             except ValueError:
                 pass  # a router killed mid-write
     return plan, conns, status
+
+
+def links_down(hosts, plan):
+    """Link-down lines in the routers' logs, by who was at the other end.
+
+    A router logs `link down: router ADDR (REASON)` for a neighbour (each end of a link logs its
+    own) and `link down: anonymous client IP:PORT (REASON)` for an anonymous client: a directory
+    authority's reachability probe (it connects every period, checks the key, closes), an onion
+    proxy's link, or anything else. Returns (router losses by reason, probes, proxies, others).
+    """
+    auth_ips = set(plan.get("authorities", {}).values())
+    client_ips = {c["ip"] for c in plan["clients"].values()}
+    by_reason, probes, proxies, others = {}, 0, 0, 0
+    for r in sorted(plan["routers"]):
+        for path in sorted(glob.glob(os.path.join(hosts, r, "*.stderr"))):
+            for line in open(path, errors="replace"):
+                i = line.find("link down: ")
+                if i < 0 or "router::links]" not in line[:i]:
+                    continue
+                peer, _, reason = line[i + len("link down: "):].rstrip("\n").partition(" (")
+                if peer.startswith("router "):
+                    reason = reason[:-1] if reason.endswith(")") else reason
+                    by_reason[reason] = by_reason.get(reason, 0) + 1
+                    continue
+                ip = peer.rsplit(" ", 1)[-1].rsplit(":", 1)[0]
+                if ip in auth_ips:
+                    probes += 1
+                elif ip in client_ips:
+                    proxies += 1
+                else:
+                    others += 1
+    return by_reason, probes, proxies, others
 
 
 def main():
@@ -114,6 +148,7 @@ def main():
     for s in status.values():
         for k, v in s["stats"]["onions_refused"].items():
             refused[k] = refused.get(k, 0) + v
+    down_reasons, probes, proxies, others = links_down(os.path.join(d, "shadow.data", "hosts"), plan)
     killed = {r: v["killed_at"] for r, v in plan["routers"].items() if v["killed_at"] is not None}
     L += ["## Routers (last status snapshot of each)", "", "| measure | n | p10 | p50 | p90 | p99 | max |",
           "|---|---|---|---|---|---|---|",
@@ -124,8 +159,11 @@ def main():
           f"Cells forwarded in all: {sum(cells.values())}; onions peeled: {sum(peeled.values())}; "
           f"onions refused: {json.dumps(refused, sort_keys=True) if refused else 'none'}.",
           f"Links: {plan['links']} in the topology; at the end {sum(router_links.values()) // 2} router-router "
-          f"links up (counted from both ends, halved), links that went down: "
-          f"{sum(s['stats']['links_down'] for s in status.values())}.",
+          f"links up (counted from both ends, halved).",
+          f"Links that went down (routers' logs): {sum(down_reasons.values())} router-router link ends "
+          f"(each end counts its own; {', '.join(f'{n} {r}' for r, n in sorted(down_reasons.items())) or 'none'}), "
+          f"{probes} directory authorities' reachability probes (connect, check the key, close), "
+          f"{proxies} onion proxies' links" + (f", {others} other anonymous clients" if others else "") + ".",
           f"Churn: {len(killed)} routers killed (SIGKILL) at simulated seconds "
           f"{', '.join(f'{r}@{t}' for r, t in sorted(killed.items(), key=lambda x: x[1])) or '-'}.", ""]
     with open(os.path.join(d, "report.md"), "w") as f:
