@@ -9,6 +9,7 @@ use sha1::{Digest, Sha1};
 
 use super::fast_des::DesOfb;
 use super::keys::KEY_LEN;
+use super::keystream::Buffered;
 
 /// A function code of an onion layer (BackF / ForwF).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,8 +71,8 @@ pub enum Engine {
     Identity,
     DesOfb(Box<DesOfb>),
     Rc4(Box<Rc4<cipher::consts::U16>>),
-    Aes128Ctr(Box<AesCtr>),
-    ChaCha20(Box<ChaCha20>),
+    Aes128Ctr(Box<Buffered<AesCtr>>),
+    ChaCha20(Box<Buffered<ChaCha20>>),
 }
 
 impl Engine {
@@ -85,14 +86,16 @@ impl Engine {
                 Engine::des_ofb(&k)
             }
             CipherCode::Rc4 => Engine::Rc4(Box::new(Rc4::new(key[..16].into()))),
-            CipherCode::Aes128Ctr => Engine::Aes128Ctr(Box::new(AesCtr::new(key[..16].into(), &[0u8; 16].into()))),
+            CipherCode::Aes128Ctr => {
+                Engine::Aes128Ctr(Box::new(Buffered::new(AesCtr::new(key[..16].into(), &[0u8; 16].into()))))
+            }
             CipherCode::ChaCha20 => {
                 let mut k = [0u8; 32];
                 k[..KEY_LEN].copy_from_slice(key);
                 k[KEY_LEN..].copy_from_slice(&Sha1::digest(key)[..12]);
                 let e = ChaCha20::new(&k.into(), &[0u8; 12].into());
                 zeroize::Zeroize::zeroize(&mut k);
-                Engine::ChaCha20(Box::new(e))
+                Engine::ChaCha20(Box::new(Buffered::new(e)))
             }
         }
     }

@@ -266,7 +266,7 @@ impl Drop for DesOfb {
 }
 
 fn xor(buf: &mut [u8], keystream: &[u8]) {
-    buf.iter_mut().zip(keystream).for_each(|(b, k)| *b ^= k);
+    super::keystream::xor(buf, keystream);
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod fast_des;
 pub mod key_file;
 pub mod key_kind;
 pub mod keys;
+pub mod keystream;
 pub mod rsa_block;
 
 pub use cipher::{CipherCode, Engine};

@@ -4,6 +4,7 @@
 //! Keyed so that one link's pairs form a range: a lost link's connections are found without a
 //! scan of the whole table.
 
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddrV4;
 use std::time::Instant;
@@ -120,7 +121,8 @@ pub(super) struct ConnTable {
     slots: BTreeMap<(SockId, Aci), Slot>,
     creating: HashMap<SockId, usize>,
     creating_total: usize,
-    conns: HashMap<ConnId, Connection>,
+    /// Keyed by our own counter, never by a peer's choice: a fast unkeyed hash is safe here.
+    conns: FxHashMap<ConnId, Connection>,
     last_id: u64,
 }
 

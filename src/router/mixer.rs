@@ -121,6 +121,13 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
     /// once per queued item (Fisher–Yates, caller's CSPRNG) gives each distinct sequence of keys
     /// with the same probability, and taking queue fronts in that sequence keeps per-key order.
     pub fn drain(&mut self, rng: &mut (impl RngCore + CryptoRng), out: &mut Vec<(K, T)>) {
+        if let ([key], Some(queue)) = (self.keys.as_slice(), self.queues.first_mut()) {
+            // One connection has one interleaving: its own order. No draw from the RNG, so the
+            // RNG's use still depends only on what the batch holds.
+            out.extend(queue.drain(..).map(|item| (*key, item)));
+            self.clear();
+            return;
+        }
         self.order.clear();
         for (slot, queue) in self.queues.iter().enumerate().take(self.keys.len()) {
             self.order.extend(std::iter::repeat(slot).take(queue.len()));
@@ -134,6 +141,11 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
                 }
             }
         }
+        self.clear();
+    }
+
+    /// Forget the drained batch (queues keep their capacity).
+    fn clear(&mut self) {
         self.order.clear();
         self.keys.clear();
         self.slots.clear();

@@ -4,7 +4,8 @@
 //! with stream isolation (`isolation.rs`). Destinations and routes are logged at debug level only;
 //! info carries counts and failures.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeSet, VecDeque};
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -77,8 +78,9 @@ pub struct OnionProxy {
     ids: SockIds,
     actions: VecDeque<Action>,
     uplink: Uplink,
-    apps: HashMap<SockId, App>,
-    by_aci: HashMap<Aci, SockId>,
+    /// Keyed by ids this process chooses itself (socket ids, its own ACIs): a fast unkeyed hash.
+    apps: FxHashMap<SockId, App>,
+    by_aci: FxHashMap<Aci, SockId>,
     /// Applications whose socket holds more than the high-water mark unwritten: the uplink is
     /// not read while any is.
     congested: BTreeSet<SockId>,
@@ -115,8 +117,8 @@ impl OnionProxy {
             rng,
             ids: SockIds::default(),
             actions: VecDeque::new(),
-            apps: HashMap::new(),
-            by_aci: HashMap::new(),
+            apps: FxHashMap::default(),
+            by_aci: FxHashMap::default(),
             congested: BTreeSet::new(),
             waiting: Vec::new(),
             routes: RouteTable::default(),
