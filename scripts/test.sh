@@ -30,7 +30,7 @@ TEST_TOOLS=(
     nft:nftables              # testbed.sh --delay without sch_netem: an NFQUEUE rule by nft,
     iptables:iptables         # or by iptables where nft has no `queue` (CONFIG_NFT_QUEUE unset)
     ping:iputils-ping         # tests/testbed.rs: the round trip the --delay makes (as root)
-    tshark:tshark             # tests/proc_capture.rs: packet captures of the links (as root)
+    tshark:tshark             # tests/proc_capture.rs, proc_reply_capture.rs: packet captures (as root)
     torsocks:torsocks         # tests/proc_socks.rs: torsocks through ork socks-proxy
     sshd:openssh-server       # tests/proc_socks.rs: a private sshd on a loopback port
     ssh:openssh-client        # tests/proc_socks.rs: ssh through the SOCKS proxy and ork connect

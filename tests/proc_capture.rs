@@ -10,7 +10,7 @@ mod capture;
 mod procs;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -19,53 +19,6 @@ use ork::wire::Command as Cmd;
 use procs::*;
 
 const PADDING_RATE: f64 = 5.0;
-
-struct Tshark(Child);
-
-impl Tshark {
-    /// Capture TCP on `lo` for `ports` into `file` (pcap), once tshark says it is capturing.
-    fn start(file: &std::path::Path, ports: &[u16]) -> Tshark {
-        let filter = ports.iter().map(|p| format!("tcp port {p}")).collect::<Vec<_>>().join(" or ");
-        let mut child = Command::new("tshark")
-            .args(["-i", "lo", "-F", "pcap", "-B", "64", "-q", "-f", &filter, "-w"])
-            .arg(file)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start tshark");
-        let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
-        let mut line = String::new();
-        while err.read_line(&mut line).expect("tshark stderr") > 0 && !line.contains("Capturing on") {
-            line.clear();
-        }
-        assert!(line.contains("Capturing on"), "tshark did not start capturing");
-        // The filter takes a moment after the banner; a link whose SYN is missed cannot be read.
-        std::thread::sleep(Duration::from_secs(2));
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = err.read_to_string(&mut rest);
-            if rest.contains("dropped") {
-                eprintln!("tshark: {rest}");
-            }
-        });
-        Tshark(child)
-    }
-
-    fn stop(mut self) {
-        // SAFETY: kill(2) on our own child's pid; SIGINT lets tshark flush the file.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
-        let _ = self.0.wait();
-    }
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn has(cmd: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).status().map(|s| s.success()).unwrap_or(false)
-}
 
 /// Application bytes that crossed the network in clear at the edges (what must never show on a link).
 struct Traffic {

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+mod tshark;
+pub use tshark::*;
+
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -21,6 +24,8 @@ pub struct Flow {
     pub dialled: bool,
     /// Bytes missing from the capture (a hole in the sequence space).
     pub gaps: usize,
+    /// Payload bytes captured before this direction's SYN was seen (not read into `bytes`).
+    pub unread: usize,
     isn: Option<u32>,
     segments: Vec<(usize, f64, Vec<u8>)>,
 }
@@ -67,6 +72,8 @@ pub fn read_pcap(data: &[u8]) -> HashMap<FlowKey, Flow> {
             } else if let (Some(isn), false) = (flow.isn, payload.is_empty()) {
                 let offset = seq.wrapping_sub(isn).wrapping_sub(1) as usize;
                 flow.segments.push((offset, time, payload.to_vec()));
+            } else {
+                flow.unread += payload.len();
             }
         }
     }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod directory;
+pub mod lan;
 pub mod sshd;
 
 use std::fs;
@@ -54,6 +55,8 @@ pub struct Proc {
 pub struct Bed {
     pub dir: tempfile::TempDir,
     pub ports: Vec<u16>,
+    /// Each router's `HOST:PORT` (127.0.0.1 unless made with [`Bed::new_at`]).
+    pub addrs: Vec<String>,
     pub links: Vec<(usize, usize)>,
     pub procs: Vec<Proc>,
     /// Run every process in this network namespace (`ip netns exec`), when set.
@@ -63,16 +66,23 @@ pub struct Bed {
 impl Bed {
     /// Keys, neighbour files and a network file for `n` routers with `links`.
     pub fn new(n: usize, links: Vec<(usize, usize)>) -> Bed {
+        Bed::new_at((0..n).map(|_| ("127.0.0.1".to_string(), free_port())).collect(), links)
+    }
+
+    /// The same for routers at the given `(host, port)`s.
+    pub fn new_at(hosts: Vec<(String, u16)>, links: Vec<(usize, usize)>) -> Bed {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let n = hosts.len();
+        let ports: Vec<u16> = hosts.iter().map(|h| h.1).collect();
+        let addrs: Vec<String> = hosts.iter().map(|(h, p)| format!("{h}:{p}")).collect();
         for i in 0..n {
             let out = dir.path().join(format!("r{}", i + 1));
             let st = ork().arg("keygen").arg("--out").arg(&out).stdout(Stdio::null()).status().expect("run ork keygen");
             assert!(st.success(), "ork keygen failed");
         }
         let mut net = String::from("# ork test network\n");
-        for (i, p) in ports.iter().enumerate() {
-            net += &format!("router r{} 127.0.0.1:{p} r{}.pub\n", i + 1, i + 1);
+        for (i, a) in addrs.iter().enumerate() {
+            net += &format!("router r{} {a} r{}.pub\n", i + 1, i + 1);
         }
         for &(a, b) in &links {
             net += &format!("link r{} r{}\n", a + 1, b + 1);
@@ -88,14 +98,14 @@ impl Bed {
                 } else {
                     continue;
                 };
-                peers += &format!("127.0.0.1:{} r{}.pub\n", ports[j], j + 1);
+                peers += &format!("{} r{}.pub\n", addrs[j], j + 1);
             }
             fs::write(dir.path().join(format!("r{}.neighbors", i + 1)), peers).expect("write peers");
         }
         // RLOGIN needs an explicit rule, and only port 513 gets it.
         let policy = "accept 127.0.0.0/8:513 proto=rlogin\naccept 127.0.0.0/8:*\nreject *:*\n";
         fs::write(dir.path().join("exit-policy.txt"), policy).expect("policy");
-        Bed { dir, ports, links, procs: Vec::new(), netns: None }
+        Bed { dir, ports, addrs, links, procs: Vec::new(), netns: None }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -104,9 +114,15 @@ impl Bed {
 
     /// Start a process named `name` with `args`, logging to `name.log`.
     pub fn spawn(&mut self, name: &str, args: &[String]) -> usize {
+        let netns = self.netns.clone();
+        self.spawn_in(netns.as_deref(), name, args)
+    }
+
+    /// Start a process named `name` with `args` in network namespace `netns` (or this bed's).
+    pub fn spawn_in(&mut self, netns: Option<&str>, name: &str, args: &[String]) -> usize {
         let log = self.path(&format!("{name}.log"));
         let f = fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
-        let mut cmd = match &self.netns {
+        let mut cmd = match netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
                 c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_ork")]);
@@ -135,7 +151,7 @@ impl Bed {
         let mut a: Vec<String> = vec![
             "router".into(),
             "--listen".into(),
-            format!("127.0.0.1:{}", self.ports[i]),
+            self.addrs[i].clone(),
             "--key".into(),
             format!("r{}.key", i + 1),
             "--neighbors".into(),
