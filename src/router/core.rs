@@ -160,10 +160,10 @@ impl Router {
 
     /// Queue a cell for the next mixer batch.
     pub(super) fn queue_cell(&mut self, now: Now, link: SockId, cell: Cell) {
-        // Only cells that carry a connection's data or set-up can make a batch wait for the
-        // whole interval; a DESTROY (a connection's end) or PADDING is mixed in with the rest
-        // but never holds the batch (docs/anonymity.md, "When a batch leaves").
-        let company = matches!(cell.command, Command::Data | Command::Create);
+        // A DESTROY (a connection's end) is mixed in with the rest but never makes a batch wait
+        // the whole interval; data, set-up and PADDING do (docs/anonymity.md, "When a batch
+        // leaves").
+        let company = cell.command != Command::Destroy;
         let conns = &self.conns;
         if self.mix.push(now.mono, (link, cell.aci), cell, company, |a, b| conns.same_connection(a, b)) {
             self.flush_mixer(now);

@@ -47,8 +47,8 @@ impl<K: Copy + Eq + Hash, T> MixStage<K, T> {
     }
 
     /// Queue `item` under `key` at `now`. `counts` says whether the item may bring company:
-    /// a connection's data and set-up do; its end (DESTROY) and PADDING are mixed in but never
-    /// make the batch wait longer. `same_connection(a, b)` tells whether two keys are the two
+    /// the router passes false for a DESTROY (a connection's end), which is mixed in but never
+    /// makes the batch wait longer. `same_connection(a, b)` tells whether two keys are the two
     /// sides of one connection (asked only while the batch seems to hold one connection, about a
     /// key it has not matched yet). True when the cap is reached: take the batch now.
     pub fn push(
@@ -173,16 +173,16 @@ mod tests {
     }
 
     #[test]
-    fn a_connections_end_or_padding_never_holds_a_batch() {
+    fn an_item_that_does_not_count_never_holds_a_batch() {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         let mut stage = MixStage::new(BatchTiming { interval: ms(10), lone_wait: ms(1) }, 100);
         let apart = |_: &char, _: &char| false;
-        // The DESTROY of an ended connection 'd' first, then a new connection's data 'n'.
+        // The DESTROYs of ended connections 'd' and 'e' around a new connection's data 'n'.
         stage.push(t0, 'd', 0, false, apart);
         assert_eq!(stage.due(), Some(t0 + ms(1)));
         stage.push(t0, 'n', 1, true, apart);
-        stage.push(t0, 'p', 2, false, apart);
+        stage.push(t0, 'e', 2, false, apart);
         assert_eq!(stage.due(), Some(t0 + ms(1)), "only one connection with data: the lone wait");
         stage.push(t0, 'm', 3, true, apart);
         assert_eq!(stage.due(), Some(t0 + ms(10)), "a second connection with data: the whole interval");

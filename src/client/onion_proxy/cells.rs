@@ -10,12 +10,10 @@ use crate::wire::{Cell, Command, Status};
 
 impl OnionProxy {
     pub(super) fn on_cells(&mut self, now: Now) {
-        let cells = std::mem::take(&mut self.uplink.cells);
-        for cell in &cells {
-            self.on_cell(now, cell.clone());
+        let mut cells = std::mem::take(&mut self.uplink.cells);
+        for cell in cells.drain(..) {
+            self.on_cell(now, cell);
         }
-        let mut cells = cells;
-        cells.clear();
         self.uplink.cells = cells;
     }
 
