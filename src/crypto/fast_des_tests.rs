@@ -126,3 +126,16 @@ fn parity_bits_are_ignored() {
     let b = DesKey::new(&h("0022446688aaccee").try_into().unwrap());
     assert_eq!(a.encrypt_block(&[0x42; 8]), b.encrypt_block(&[0x42; 8]));
 }
+
+/// `f` combines the eight S-box/P words with |, ^ and + alike: that is only right if no two
+/// S-boxes' words share a bit.
+#[test]
+fn sp_words_of_different_s_boxes_share_no_bit() {
+    let used: Vec<u32> = SP.iter().map(|table| table.iter().fold(0, |acc, w| acc | w)).collect();
+    for i in 0..8 {
+        assert_eq!(used[i].count_ones(), 4, "S-box {i} has four output bits");
+        for j in i + 1..8 {
+            assert_eq!(used[i] & used[j], 0, "S-boxes {i} and {j}");
+        }
+    }
+}
