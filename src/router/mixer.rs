@@ -115,7 +115,8 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
     }
 
     /// Append everything queued to `out` as a uniformly random interleaving of the per-key
-    /// queues (each key's items keep their order), and leave the mixer empty.
+    /// queues (each key's items keep their order), and leave the mixer empty (the mixing-curve
+    /// bench and tests; the router iterates [`Mixer::drain_mixed`] instead).
     pub fn drain(&mut self, rng: &mut (impl RngCore + CryptoRng), out: &mut Vec<(K, T)>) {
         out.extend(self.drain_mixed(rng));
     }
