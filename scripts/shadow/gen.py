@@ -89,7 +89,9 @@ def main():
     p.add_argument("--padding-rate", type=float, default=0)
     p.add_argument("--hops", type=int, default=5)
     p.add_argument("--mode", choices=["mixed", "control", "attack"], default="mixed")
-    p.add_argument("--bulk-kib", type=int, default=1024, help="largest bulk download")
+    p.add_argument("--bulk-kib", type=int, help="largest bulk download (default 1024, light: 256)")
+    p.add_argument("--profile", choices=["default", "light"], default="default",
+                   help="traffic per slot (traffic.py PROFILES; light: about an eighth of the bytes)")
     p.add_argument("--pcap", action="store_true", help="packet capture on client and server hosts")
     p.add_argument("--latency-scale", type=float, default=1.0)
     p.add_argument("--parallelism", type=int, default=2)
@@ -98,14 +100,20 @@ def main():
                    help="consensus period in seconds (default 10, or 60 beyond 100 routers)")
     p.add_argument("--ork", default=os.path.join(HERE, "..", "..", "target", "release", "ork"))
     a = p.parse_args()
+    if a.bulk_kib is None:
+        a.bulk_kib = 256 if a.profile == "light" else 1024
     ork = os.path.abspath(a.ork)
     if not os.access(ork, os.X_OK):
         sys.exit(f"gen.py: {ork} is not built (cargo build --release)")
     if a.routers < a.hops or a.clients < 1 or a.servers < 1:
         sys.exit("gen.py: need routers >= hops, clients >= 1, servers >= 1")
     out = os.path.abspath(a.out)
-    for d in ("keys", "peers"):
+    for d in ("keys", "peers", "bin"):
         os.makedirs(os.path.join(out, d), exist_ok=True)
+    # The run uses its own copy: a rebuild of target/release/ork during a long run would
+    # otherwise give the processes started later (clients, churned routers) another binary.
+    built, ork = ork, os.path.join(out, "bin", "ork")
+    shutil.copy2(built, ork)
     rng = random.Random(a.seed)
     python = shutil.which("python3") or "/usr/bin/python3"
 
@@ -205,7 +213,8 @@ def main():
                                       "--t0", str(start_clients), "--end", str(start_clients + a.duration),
                                       "--grace", str(a.grace),
                                       "--index", str(c), "--clients", str(a.clients),
-                                      "--bulk-kib", str(a.bulk_kib), "--log", "traffic.jsonl"],
+                                      "--bulk-kib", str(a.bulk_kib), "--profile", a.profile,
+                                      "--log", "traffic.jsonl"],
              "start_time": f"{start_clients}s", "expected_final_state": {"exited": 0}},
         ]
         hosts[n] = {"network_node_id": node, "ip_addr": addr(2, c), "bandwidth_down": f"{down} Mbit",

@@ -5,7 +5,8 @@ standard structure, protocol 4) to the simulation's servers, one JSON line per c
 Modes:
   mixed    --slots loops run at once; each opens, one after another, web-like requests (small
            bodies, then a pause), bulk downloads (up to --bulk-kib) and idle interactive sessions
-           (a few bytes every few seconds, echoed). Nothing new starts after --end.
+           (a few bytes every few seconds, echoed), in the shares and sizes of --profile.
+           Nothing new starts after --end.
   control  one connection in the whole network at a time: client I fetches 64 KiB at
            t0 + (J * clients + I) * 4 s (the timing adversary's control).
 Every body is checked by SHA-256 (body.py); an echo by comparing what came back.
@@ -27,6 +28,15 @@ STATUS = {1: "bad version", 2: "bad address format", 3: "bad address", 4: "bad p
           5: "connection to destination failed", 6: "rejected by policy",
           7: "anonymous connection could not be built", 8: "bad protocol"}
 STALL = 60.0  # seconds without progress before a connection counts as stalled
+# What a slot's loop opens (shares of web and bulk; the rest interactive sessions), web body
+# sizes (lognormal, median e^mu bytes, capped), the pause after a web page, and the smallest bulk
+# download. `light` moves about an eighth of `default`'s bytes per slot (docs/shadow.md).
+PROFILES = {
+    "default": {"web": 0.6, "bulk": 0.15, "web_mu": 10.3, "web_max": 512 * 1024, "think": (1, 10),
+                "bulk_min_kib": 256},
+    "light": {"web": 0.6, "bulk": 0.1, "web_mu": 9.0, "web_max": 128 * 1024, "think": (5, 30),
+              "bulk_min_kib": 64},
+}
 CONTROL_GAP = 4.0
 
 
@@ -133,14 +143,16 @@ class Client:
 
     async def slot(self):
         a = self.a
+        pr = PROFILES[a.profile]
         while self.sim() < a.end:
             x = self.rng.random()
-            if x < 0.6:
-                size = int(min(512 * 1024, max(1024, self.rng.lognormvariate(10.3, 1.0))))
+            if x < pr["web"]:
+                size = int(min(pr["web_max"], max(1024, self.rng.lognormvariate(pr["web_mu"], 1.0))))
                 await self.connection("web", size)
-                await asyncio.sleep(self.rng.uniform(1, 10))
-            elif x < 0.75:
-                await self.connection("bulk", self.rng.randrange(256 * 1024, max(a.bulk_kib, 257) * 1024))
+                await asyncio.sleep(self.rng.uniform(*pr["think"]))
+            elif x < pr["web"] + pr["bulk"]:
+                low = pr["bulk_min_kib"]
+                await self.connection("bulk", self.rng.randrange(low * 1024, max(a.bulk_kib, low + 1) * 1024))
             else:
                 left = a.end - self.sim()
                 if left > 5:
@@ -187,6 +199,7 @@ def main():
     p.add_argument("--index", type=int, default=0)
     p.add_argument("--clients", type=int, default=1)
     p.add_argument("--bulk-kib", type=int, default=1024)
+    p.add_argument("--profile", choices=sorted(PROFILES), default="default")
     p.add_argument("--log", default="traffic.jsonl")
     asyncio.run(Client(p.parse_args()).run())
 

@@ -17,7 +17,10 @@
 //!   windows 2, 4, 6, 8 (the standard counts from 1) in the low six bits of each byte; rotating
 //!   it right by 3 does the same for windows 1, 3, 5, 7. Each round key is stored once per key in
 //!   the same two-word layout, and the rounds keep both halves rotated left by 1 (the SP tables
-//!   give f rotated the same way), so E ⊕ K is one rotation and two XORs.
+//!   give f rotated the same way), so E ⊕ K is two XORs (the odd windows' key word is stored
+//!   rotated back by the 4 bits, so the rotation lands on one look-up's index, not on the chain).
+//!   The tables are indexed by whole bytes (each 64-entry table repeated four times, 8 KiB in
+//!   all), so no index needs a mask: about a fifth fewer instructions a round.
 //! - **IP and its inverse** are five "delta swaps" (exchange the bits of one word selected by a
 //!   mask with the bits of the other shifted by a distance); the inverse runs them backwards.
 //!   The tests check both against the standard's bit tables.
@@ -85,6 +88,25 @@ const fn permute(x: u64, width: u32, table: &[u8]) -> u64 {
 /// output sits in the 32-bit word, then P applied, then rotated left by 1 (the rounds keep both
 /// halves rotated left by 1, see [`f`]).
 const SP: [[u32; 64]; 8] = sp_tables();
+
+/// [`SP`] indexed by a whole byte whose top two bits are ignored (each table repeated four
+/// times): the rounds take each window as a byte of E ⊕ K, with no mask on the look-up's path.
+/// 8 KiB, inside the L1 cache with room to spare.
+static SP_BYTE: [[u32; 256]; 8] = sp_byte_tables();
+
+const fn sp_byte_tables() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 8 {
+        let mut v = 0;
+        while v < 256 {
+            t[i][v] = SP[i][v & 0x3f];
+            v += 1;
+        }
+        i += 1;
+    }
+    t
+}
 
 const fn sp_tables() -> [[u32; 64]; 8] {
     let mut t = [[0u32; 64]; 8];
@@ -160,8 +182,9 @@ impl DesKey {
             d = rotate28(d, shift);
             let k = permute((u64::from(c) << 28) | u64::from(d), 56, &PC2);
             let group = |i: u32| ((k >> (42 - 6 * i)) & 0x3f) as u32;
+            // The odd windows' word is stored rotated left by 4, as [`f`] XORs it into R.
             *round = [
-                group(0) << 24 | group(2) << 16 | group(4) << 8 | group(6),
+                (group(0) << 24 | group(2) << 16 | group(4) << 8 | group(6)).rotate_left(4),
                 group(1) << 24 | group(3) << 16 | group(5) << 8 | group(7),
             ];
         }
@@ -195,35 +218,46 @@ impl Drop for DesKey {
     }
 }
 
-/// The round function f(R, K) = P(S(E(R) ⊕ K)) with the S-box/P look-ups of [`SP`], on R
+/// The round function f(R, K) = P(S(E(R) ⊕ K)) with the S-box/P look-ups of [`SP_BYTE`], on R
 /// rotated left by 1 and giving f rotated left by 1: that rotation is the one E needs for the
 /// even windows, so the halves stay rotated through all 16 rounds and it costs nothing. The
 /// eight look-ups are combined as a tree, not a chain: the rounds are one long dependency chain
 /// (OFB cannot run blocks in parallel), so its latency is the cost.
 #[inline(always)]
 fn f(r_rotated: u32, k: [u32; 2]) -> u32 {
-    let a = r_rotated.rotate_right(4) ^ k[0]; // E windows 1, 3, 5, 7 in bytes 3..0
-    let b = r_rotated ^ k[1]; // E windows 2, 4, 6, 8
-    let at = |w: u32, shift: u32| (w >> shift) as usize & 0x3f;
+    // E windows 1, 3, 5, 7 are the bytes of R rotated right by 4; with that word's key stored
+    // rotated left by 4, `a` is (E ⊕ K) rotated left by 4 and the windows start at bits 28
+    // (wrapping), 20, 12, 4: one rotation off the dependency chain instead of one on it.
+    let a = r_rotated ^ k[0];
+    let b = r_rotated ^ k[1]; // E windows 2, 4, 6, 8 in bytes 3..0
+                              // Each window is the low six bits of a byte; the byte indexes [`SP_BYTE`] as it is.
+    let at = |w: u32, shift: u32| usize::from((w >> shift) as u8);
     // The eight words have disjoint bits (P spreads distinct S-box outputs), so |, ^ and + all
     // combine them alike. Mixing the three operators keeps the compiler from re-associating the
     // tree into one chain of eight ORs (its choice with | alone): three levels instead of eight.
-    let w13 = SP[0][at(a, 24)] | SP[2][at(a, 16)];
-    let w57 = SP[4][at(a, 8)] | SP[6][at(a, 0)];
-    let w24 = SP[1][at(b, 24)] | SP[3][at(b, 16)];
-    let w68 = SP[5][at(b, 8)] | SP[7][at(b, 0)];
+    let t = &SP_BYTE;
+    let w13 = t[0][usize::from(a.rotate_left(4) as u8)] | t[2][at(a, 20)];
+    let w57 = t[4][at(a, 12)] | t[6][at(a, 4)];
+    let w24 = t[1][at(b, 24)] | t[3][at(b, 16)];
+    let w68 = t[5][at(b, 8)] | t[7][at(b, 0)];
     (w13 ^ w57).wrapping_add(w24 ^ w68)
 }
 
+/// Keystream blocks [`DesOfb`] computes per refill: a link crypts 3 bytes of each DATA cell, so
+/// one refill serves about 21 cells, and a 3-byte call is an XOR from the buffer, not a call
+/// into the rounds with its own bookkeeping for a partly used block.
+const OFB_BLOCKS: usize = 8;
+const OFB_BUF: usize = 8 * OFB_BLOCKS;
+
 /// DES in output-feedback mode with 64-bit feedback (FIPS 81): one continuous keystream, XORed
-/// in by [`DesOfb::apply`] in calls of any size.
+/// in by [`DesOfb::apply`] in calls of any size, computed [`OFB_BLOCKS`] blocks ahead.
 pub struct DesOfb {
     key: DesKey,
     /// The feedback register after IP: the last rounds' output (R16 ‖ L16), both halves
     /// rotated left by 1 as [`f`] wants them.
     reg: (u32, u32),
-    /// The current keystream block and how many of its bytes are used.
-    block: [u8; 8],
+    /// Keystream computed ahead and how many of its bytes are used.
+    ks: [u8; OFB_BUF],
     used: usize,
 }
 
@@ -231,7 +265,7 @@ impl DesOfb {
     pub fn new(key: &[u8; 8], iv: &[u8; 8]) -> DesOfb {
         let (l, r) = halves(iv);
         let (l, r) = initial_permutation(l, r);
-        DesOfb { key: DesKey::new(key), reg: (l.rotate_left(1), r.rotate_left(1)), block: [0; 8], used: 8 }
+        DesOfb { key: DesKey::new(key), reg: (l.rotate_left(1), r.rotate_left(1)), ks: [0; OFB_BUF], used: OFB_BUF }
     }
 
     /// The next 8 keystream bytes: encrypt the register (which is already in the IP domain).
@@ -242,29 +276,45 @@ impl DesOfb {
         to_bytes(l, r)
     }
 
-    /// XOR the next `buf.len()` keystream bytes into `buf` (encrypts and decrypts alike).
-    pub fn apply(&mut self, buf: &mut [u8]) {
-        let n = buf.len().min(8 - self.used);
-        let (head, rest) = buf.split_at_mut(n);
-        xor(head, &self.block[self.used..]);
-        self.used += n;
-        let mut blocks = rest.chunks_exact_mut(8);
-        for chunk in &mut blocks {
-            let ks = self.next_block();
-            xor(chunk, &ks);
+    /// Compute the next [`OFB_BUF`] keystream bytes into the buffer.
+    fn refill(&mut self) {
+        for i in 0..OFB_BLOCKS {
+            let block = self.next_block();
+            self.ks[8 * i..8 * i + 8].copy_from_slice(&block);
         }
-        let tail = blocks.into_remainder();
-        if !tail.is_empty() {
-            self.block = self.next_block();
-            xor(tail, &self.block);
-            self.used = tail.len();
+        self.used = 0;
+    }
+
+    /// XOR the next `buf.len()` keystream bytes into `buf` (encrypts and decrypts alike).
+    #[inline]
+    pub fn apply(&mut self, buf: &mut [u8]) {
+        // The common case, a link's few header bytes, stays inline.
+        if buf.len() <= OFB_BUF - self.used {
+            let ks = &self.ks[self.used..self.used + buf.len()];
+            buf.iter_mut().zip(ks).for_each(|(b, k)| *b ^= k);
+            self.used += buf.len();
+        } else {
+            self.apply_long(buf);
+        }
+    }
+
+    fn apply_long(&mut self, mut buf: &mut [u8]) {
+        while !buf.is_empty() {
+            if self.used == OFB_BUF {
+                self.refill();
+            }
+            let n = buf.len().min(OFB_BUF - self.used);
+            let (now, rest) = buf.split_at_mut(n);
+            xor(now, &self.ks[self.used..self.used + n]);
+            self.used += n;
+            buf = rest;
         }
     }
 }
 
 impl Drop for DesOfb {
     fn drop(&mut self) {
-        self.block.zeroize();
+        self.ks.zeroize();
         self.reg.0.zeroize();
         self.reg.1.zeroize();
     }

@@ -50,6 +50,8 @@ pub struct Router {
     pub(super) reply: super::reply::ReplyPart,
     housekeeping_due: Option<Instant>,
     pub(super) started: bool,
+    /// Scratch for the cells decoded from one read, kept between reads (`link_events.rs`).
+    pub(super) cells_scratch: Vec<Cell>,
 }
 
 /// Housekeeping (link timers, padding, replay expiry) runs this often.
@@ -91,6 +93,7 @@ impl Router {
             reply: super::reply::ReplyPart::default(),
             housekeeping_due: None,
             started: false,
+            cells_scratch: Vec::new(),
         }
     }
 
