@@ -9,6 +9,7 @@ use crate::wire::cell::{field, Aci, Cell, Command, BODY_LEN, CELL_LEN};
 
 /// Bytes a receiver decrypts before it knows the command: ACI and Command.
 const HEADER_LEN: usize = field::COMMAND + 1;
+const _: () = assert!(field::BODY.start == HEADER_LEN);
 
 /// A fatal link error: the receiving keystream can no longer be trusted to be in step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -47,10 +48,13 @@ impl LinkCodec {
     /// Append `cell`'s 48 wire bytes to `out`, link-crypting its leading
     /// [`Command::link_crypt_len`] bytes.
     pub fn encode(&mut self, cell: &Cell, out: &mut Vec<u8>) {
-        let mut wire = [0u8; CELL_LEN];
-        cell.write_to(&mut wire);
-        self.tx.apply(&mut wire[..cell.command.link_crypt_len()]);
-        out.extend_from_slice(&wire);
+        // Written straight into `out`, then crypted there: no copy through a local buffer.
+        let start = out.len();
+        out.reserve(CELL_LEN);
+        out.extend_from_slice(&cell.aci.0.to_be_bytes());
+        out.push(cell.command as u8);
+        out.extend_from_slice(&cell.body);
+        self.tx.apply(&mut out[start..start + cell.command.link_crypt_len()]);
     }
 
     /// Append many cells, in order, to one buffer (one write for a whole batch).
@@ -73,6 +77,13 @@ impl LinkCodec {
             return Err(LinkError::Failed(byte));
         }
         while !input.is_empty() {
+            if self.have == 0 && input.len() >= CELL_LEN {
+                // A whole cell in the input (the usual case): decode it where it lies.
+                let (wire, rest) = input.split_at(CELL_LEN);
+                input = rest;
+                self.decode_whole(wire, out)?;
+                continue;
+            }
             let take = (CELL_LEN - self.have).min(input.len());
             let (now, rest) = input.split_at(take);
             self.partial[self.have..self.have + take].copy_from_slice(now);
@@ -98,6 +109,25 @@ impl LinkCodec {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// One whole cell's wire bytes, not yet decrypted, pushed to `out` decrypted.
+    fn decode_whole(&mut self, wire: &[u8], out: &mut Vec<Cell>) -> Result<(), LinkError> {
+        let mut header = [0u8; HEADER_LEN];
+        header.copy_from_slice(&wire[..HEADER_LEN]);
+        self.rx.apply(&mut header);
+        let byte = header[field::COMMAND];
+        let Ok(command) = Command::from_byte(byte) else {
+            self.failed = Some(byte);
+            return Err(LinkError::UnknownCommand(byte));
+        };
+        let mut body = [0u8; BODY_LEN];
+        body.copy_from_slice(&wire[field::BODY]);
+        // The link-crypted bytes past the header are the body's first ones (field::BODY starts
+        // right after the command).
+        self.rx.apply(&mut body[..command.link_crypt_len() - HEADER_LEN]);
+        out.push(Cell { aci: Aci(u16::from_be_bytes([header[0], header[1]])), command, body });
         Ok(())
     }
 
@@ -217,32 +247,35 @@ mod tests {
 
     #[test]
     fn unknown_command_poisons_the_codec() {
-        let mut rng = ChaCha20Rng::seed_from_u64(4);
-        let cells = random_cells(&mut rng, 2);
-        let (mut a, mut b) = pair();
-        let mut wire = Vec::new();
-        a.encode_all(&cells, &mut wire);
-        // A third cell whose command decrypts to 4: crypt the header by hand with a's stream.
-        let mut bad = [0u8; CELL_LEN];
-        bad[field::COMMAND] = 4;
-        a.tx.apply(&mut bad[..HEADER_LEN]);
-        wire.extend_from_slice(&bad);
-        a.encode_all(&cells, &mut wire);
+        // Byte by byte (cells assembled in the codec) and all at once (decoded in place).
+        for chunk in [1, usize::MAX] {
+            let mut rng = ChaCha20Rng::seed_from_u64(4);
+            let cells = random_cells(&mut rng, 2);
+            let (mut a, mut b) = pair();
+            let mut wire = Vec::new();
+            a.encode_all(&cells, &mut wire);
+            // A third cell whose command decrypts to 4: crypt the header by hand with a's stream.
+            let mut bad = [0u8; CELL_LEN];
+            bad[field::COMMAND] = 4;
+            a.tx.apply(&mut bad[..HEADER_LEN]);
+            wire.extend_from_slice(&bad);
+            a.encode_all(&cells, &mut wire);
 
-        let mut got = Vec::new();
-        let mut result = Ok(());
-        for byte in wire.chunks(1) {
-            result = b.decode(byte, &mut got);
-            if result.is_err() {
-                break;
+            let mut got = Vec::new();
+            let mut result = Ok(());
+            for piece in wire.chunks(chunk.min(wire.len())) {
+                result = b.decode(piece, &mut got);
+                if result.is_err() {
+                    break;
+                }
             }
+            assert_eq!(result, Err(LinkError::UnknownCommand(4)), "chunk {chunk}");
+            assert_eq!(got, cells, "cells before the bad one are delivered");
+            assert!(b.is_failed());
+            assert_eq!(b.decode(&wire[..CELL_LEN], &mut got), Err(LinkError::Failed(4)));
+            assert_eq!(b.decode(&[], &mut got), Err(LinkError::Failed(4)));
+            assert_eq!(got.len(), 2);
         }
-        assert_eq!(result, Err(LinkError::UnknownCommand(4)));
-        assert_eq!(got, cells, "cells before the bad one are delivered");
-        assert!(b.is_failed());
-        assert_eq!(b.decode(&wire[..CELL_LEN], &mut got), Err(LinkError::Failed(4)));
-        assert_eq!(b.decode(&[], &mut got), Err(LinkError::Failed(4)));
-        assert_eq!(got.len(), 2);
     }
 
     #[test]

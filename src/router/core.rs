@@ -175,8 +175,8 @@ impl Router {
 
     /// Send the batch in a CSPRNG-chosen interleaving that keeps each connection's order.
     pub(super) fn flush_mixer(&mut self, now: Now) {
-        let batch = self.mix.take_batch(now.mono, &mut self.rng);
-        self.links.send_batch(now, batch.map(|((link, _), cell)| (link, cell)), &mut self.actions);
+        let mut batch = self.mix.take_batch(now.mono, &mut self.rng);
+        self.links.send_batch(now, batch.by_ref_items().map(|((link, _), cell)| (link, cell)), &mut self.actions);
     }
 
     fn start(&mut self, now: Now) {

@@ -248,7 +248,12 @@ impl LinkTable {
             _ => {}
         }
         if self.is_carrier(sock) {
-            cells.append(&mut rx);
+            if cells.is_empty() {
+                // The usual case: hand over the decoded cells without copying them.
+                std::mem::swap(cells, &mut rx);
+            } else {
+                cells.append(&mut rx);
+            }
         }
         rx.clear();
         self.rx = rx;

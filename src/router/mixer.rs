@@ -2,7 +2,7 @@
 //! per-connection queues, so the order of departure says nothing about the order of arrival
 //! beyond what each connection's own order must keep.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
@@ -58,14 +58,18 @@ impl Default for BatchTiming {
 /// Keys are kept in first-arrival order and the interleaving is drawn only from the caller's
 /// CSPRNG; the hash map is used for look-up, never iterated, so its order cannot leak.
 /// Queues, the order buffer and the key map keep their capacity between batches: once warmed
-/// up, `push` and `drain` do not allocate.
+/// up, `push` and `drain` do not allocate. A drained batch is read where it lies
+/// ([`MixedBatch::for_each`]): each queue is read front to back through a cursor, and emptied
+/// when the batch is dropped.
 pub struct Mixer<K: Copy + Eq + Hash, T> {
     /// Key → slot in `keys`/`queues`, for the keys of the current batch.
     slots: HashMap<K, usize>,
     /// The current batch's keys, by slot.
     keys: Vec<K>,
     /// Queues by slot; those past `keys.len()` are empty and kept for reuse.
-    queues: Vec<VecDeque<T>>,
+    queues: Vec<Vec<T>>,
+    /// While a batch drains: how many items of each slot's queue have left.
+    cursors: Vec<usize>,
     /// Scratch: each slot repeated by its queue length, then shuffled.
     order: Vec<usize>,
     len: usize,
@@ -82,10 +86,19 @@ impl<K: Copy + Eq + Hash, T> Default for Mixer<K, T> {
 
 impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
     pub fn new() -> Self {
-        Mixer { slots: HashMap::new(), keys: Vec::new(), queues: Vec::new(), order: Vec::new(), len: 0, last: None }
+        Mixer {
+            slots: HashMap::new(),
+            keys: Vec::new(),
+            queues: Vec::new(),
+            cursors: Vec::new(),
+            order: Vec::new(),
+            len: 0,
+            last: None,
+        }
     }
 
     /// Queue `item` behind the items already queued for `key`.
+    #[inline]
     pub fn push(&mut self, key: K, item: T) {
         let slot = match self.last {
             Some((k, slot)) if k == key => slot,
@@ -93,7 +106,7 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
         };
         self.last = Some((key, slot));
         if let Some(queue) = self.queues.get_mut(slot) {
-            queue.push_back(item);
+            queue.push(item);
             self.len += 1;
         }
     }
@@ -106,7 +119,7 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
                 let slot = self.keys.len();
                 self.keys.push(key);
                 if slot == self.queues.len() {
-                    self.queues.push(VecDeque::new());
+                    self.queues.push(Vec::new());
                 }
                 self.slots.insert(key, slot);
                 slot
@@ -117,7 +130,10 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
     /// Append everything queued to `out` as a uniformly random interleaving of the per-key
     /// queues (each key's items keep their order), and leave the mixer empty (the mixing-curve
     /// bench and tests; the router iterates [`Mixer::drain_mixed`] instead).
-    pub fn drain(&mut self, rng: &mut (impl RngCore + CryptoRng), out: &mut Vec<(K, T)>) {
+    pub fn drain(&mut self, rng: &mut (impl RngCore + CryptoRng), out: &mut Vec<(K, T)>)
+    where
+        T: Clone,
+    {
         out.extend(self.drain_mixed(rng));
     }
 
@@ -128,9 +144,11 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
     /// once per queued item (Fisher–Yates, caller's CSPRNG) gives each distinct sequence of keys
     /// with the same probability, and taking queue fronts in that sequence keeps per-key order.
     /// A batch of one key has one interleaving, its own order, and draws nothing from the RNG.
-    /// Items move straight from their queue to the caller: no intermediate buffer.
+    /// Items are read from their queue by the caller: no intermediate buffer.
     pub fn drain_mixed(&mut self, rng: &mut (impl RngCore + CryptoRng)) -> MixedBatch<'_, K, T> {
         self.order.clear();
+        self.cursors.clear();
+        self.cursors.resize(self.keys.len(), 0);
         if self.keys.len() > 1 {
             for (slot, queue) in self.queues.iter().enumerate().take(self.keys.len()) {
                 self.order.extend(std::iter::repeat(slot).take(queue.len()));
@@ -143,6 +161,7 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
     /// Forget the drained batch (queues keep their capacity).
     fn clear(&mut self) {
         self.order.clear();
+        self.cursors.clear();
         self.keys.clear();
         self.slots.clear();
         self.last = None;
@@ -165,7 +184,7 @@ impl<K: Copy + Eq + Hash, T> Mixer<K, T> {
 
     /// Items queued for `key`.
     pub fn queued(&self, key: K) -> usize {
-        self.slots.get(&key).and_then(|&slot| self.queues.get(slot)).map_or(0, VecDeque::len)
+        self.slots.get(&key).and_then(|&slot| self.queues.get(slot)).map_or(0, Vec::len)
     }
 
     /// Each key of the current batch with its queue length, in first-arrival order.
@@ -181,29 +200,73 @@ pub struct MixedBatch<'a, K: Copy + Eq + Hash, T> {
     pos: usize,
 }
 
-impl<K: Copy + Eq + Hash, T> Iterator for MixedBatch<'_, K, T> {
+impl<K: Copy + Eq + Hash, T> MixedBatch<'_, K, T> {
+    /// The slot of the next item in the mixed order and its index in that slot's queue.
+    #[inline]
+    fn next_place(&mut self) -> Option<(usize, usize)> {
+        let m = &mut *self.mixer;
+        let slot = if m.keys.len() == 1 {
+            0
+        } else {
+            let slot = *m.order.get(self.pos)?;
+            self.pos += 1;
+            slot
+        };
+        let cursor = m.cursors.get_mut(slot)?;
+        let at = *cursor;
+        *cursor += 1;
+        Some((slot, at))
+    }
+
+    /// The batch's items in the mixed order, each read where it lies in its queue (no copy
+    /// out of the queue); the items are gone once the batch is dropped.
+    pub fn by_ref_items(&mut self) -> BatchItems<'_, K, T> {
+        let m = &mut *self.mixer;
+        BatchItems { keys: &m.keys, queues: &m.queues, order: &m.order, cursors: &mut m.cursors, pos: &mut self.pos }
+    }
+}
+
+/// The items of a [`MixedBatch`] by reference ([`MixedBatch::by_ref_items`]).
+pub struct BatchItems<'a, K, T> {
+    keys: &'a [K],
+    queues: &'a [Vec<T>],
+    order: &'a [usize],
+    cursors: &'a mut [usize],
+    pos: &'a mut usize,
+}
+
+impl<'a, K: Copy, T> Iterator for BatchItems<'a, K, T> {
+    type Item = (K, &'a T);
+
+    #[inline]
+    fn next(&mut self) -> Option<(K, &'a T)> {
+        let slot = if self.keys.len() == 1 {
+            0
+        } else {
+            let slot = *self.order.get(*self.pos)?;
+            *self.pos += 1;
+            slot
+        };
+        let cursor = self.cursors.get_mut(slot)?;
+        let item = self.queues.get(slot)?.get(*cursor)?;
+        *cursor += 1;
+        Some((*self.keys.get(slot)?, item))
+    }
+}
+
+impl<K: Copy + Eq + Hash, T: Clone> Iterator for MixedBatch<'_, K, T> {
     type Item = (K, T);
 
     fn next(&mut self) -> Option<(K, T)> {
-        let m = &mut *self.mixer;
-        if let ([key], Some(queue)) = (m.keys.as_slice(), m.queues.first_mut()) {
-            return queue.pop_front().map(|item| (*key, item));
-        }
-        while let Some(&slot) = m.order.get(self.pos) {
-            self.pos += 1;
-            if let (Some(&key), Some(queue)) = (m.keys.get(slot), m.queues.get_mut(slot)) {
-                if let Some(item) = queue.pop_front() {
-                    return Some((key, item));
-                }
-            }
-        }
-        None
+        let (slot, at) = self.next_place()?;
+        let m = &*self.mixer;
+        Some((*m.keys.get(slot)?, m.queues.get(slot)?.get(at)?.clone()))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         let m = &*self.mixer;
         let left = if m.keys.len() == 1 {
-            m.queues.first().map_or(0, VecDeque::len)
+            m.queues.first().map_or(0, Vec::len).saturating_sub(m.cursors.first().copied().unwrap_or(0))
         } else {
             m.order.len().saturating_sub(self.pos)
         };
@@ -215,7 +278,7 @@ impl<K: Copy + Eq + Hash, T> Drop for MixedBatch<'_, K, T> {
     /// Whatever the caller did not take is dropped with the batch: the mixer starts empty.
     fn drop(&mut self) {
         let n = self.mixer.keys.len();
-        self.mixer.queues.iter_mut().take(n).for_each(VecDeque::clear);
+        self.mixer.queues.iter_mut().take(n).for_each(Vec::clear);
         self.mixer.clear();
     }
 }
@@ -338,6 +401,29 @@ mod tests {
         let mut out = Vec::new();
         mixer.drain(&mut rng, &mut out);
         assert_eq!(mixer.connections(), 0);
+    }
+
+    #[test]
+    fn items_by_reference_come_in_the_same_mixed_order() {
+        for seed in 0..20 {
+            let (mut a, mut b) = (Mixer::new(), Mixer::new());
+            for n in 0..40u32 {
+                a.push(n % (seed % 4 + 1), n);
+                b.push(n % (seed % 4 + 1), n);
+            }
+            let owned: Vec<(u32, u32)> = a.drain_mixed(&mut ChaCha20Rng::seed_from_u64(seed.into())).collect();
+            let mut batch = b.drain_mixed(&mut ChaCha20Rng::seed_from_u64(seed.into()));
+            let by_ref: Vec<(u32, u32)> = batch.by_ref_items().map(|(k, &n)| (k, n)).collect();
+            assert_eq!(owned, by_ref, "seed {seed}");
+            assert_eq!(batch.by_ref_items().count(), 0, "each item once");
+            drop(batch);
+            assert!(b.is_empty() && b.queued(0) == 0);
+        }
+        // A batch dropped half read leaves the mixer empty too.
+        let mut m = Mixer::new();
+        (0..10).for_each(|n| m.push(n % 2, n));
+        m.drain_mixed(&mut ChaCha20Rng::seed_from_u64(1)).by_ref_items().take(3).for_each(drop);
+        assert!(m.is_empty() && m.queued(0) == 0 && m.queued(1) == 0);
     }
 
     #[test]

@@ -84,7 +84,7 @@ fn two_tables_key_a_link_carry_a_cell_and_redial_after_loss() {
     assert_eq!((a.link_to(low), b.link_to(high)), (Some(sa), Some(sb)));
 
     let cell = Cell::with_data(Aci(7), Command::Data, b"hello", &mut rng).unwrap();
-    a.send_batch(now, std::iter::once((sa, cell.clone())), &mut out_a);
+    a.send_batch(now, std::iter::once((sa, &cell)), &mut out_a);
     b.received(now, sb, &sent(&mut out_a, sa), &mut ids_b, &mut out_b, &mut cells, &mut ev_b);
     assert_eq!(cells, vec![cell], "the cell arrives whole");
     assert_eq!(a.carriers().map(|l| l.cells_out).sum::<u64>(), 1);

@@ -45,10 +45,10 @@ impl LinkTable {
     }
 
     /// Link-encrypt a batch of cells, in order, and hand each touched link's bytes to the driver.
-    pub(in crate::router) fn send_batch(
+    pub(in crate::router) fn send_batch<'a>(
         &mut self,
         now: Now,
-        batch: impl Iterator<Item = (SockId, Cell)>,
+        batch: impl Iterator<Item = (SockId, &'a Cell)>,
         out: &mut VecDeque<Action>,
     ) {
         let mut touched: Vec<SockId> = Vec::new();
@@ -61,7 +61,7 @@ impl LinkTable {
             }
             if let Some((_, l)) = current.as_mut() {
                 if l.carrier {
-                    l.end.encode(&cell, now.mono);
+                    l.end.encode(cell, now.mono);
                 }
             }
         }
