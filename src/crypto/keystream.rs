@@ -25,7 +25,18 @@ impl<C: StreamCipher> Buffered<C> {
     }
 
     /// XOR the next `buf.len()` keystream bytes into `buf`.
-    pub fn apply_keystream(&mut self, mut buf: &mut [u8]) {
+    #[inline]
+    pub fn apply_keystream(&mut self, buf: &mut [u8]) {
+        // The common case, a cell body within the buffered keystream, stays inline.
+        if let Some(ks) = self.ks.get(self.used..self.used + buf.len()) {
+            xor(buf, ks);
+            self.used += buf.len();
+        } else {
+            self.apply_long(buf);
+        }
+    }
+
+    fn apply_long(&mut self, mut buf: &mut [u8]) {
         while !buf.is_empty() {
             if self.used == KEYSTREAM_BUF {
                 // Whole buffers' worth goes straight through the cipher: no copy.
