@@ -60,6 +60,14 @@ def _curl(proxy_port, web_port, name, fmt):
     return out.stdout.split()
 
 
+def _user_system(pid):
+    """(user, system) CPU seconds of process `pid`."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tck = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tck, int(fields[12]) / tck
+
+
 def http_phase(ctx, op_port, op_pid, cpu_seconds, log, connections=50, downloads=3):
     """Returns {'ttfb_s': [...], 'download_Bps': [...], 'cpu_s_per_100mib': [...]}"""
     root = web_root(ctx.work)
@@ -85,10 +93,14 @@ def http_phase(ctx, op_port, op_pid, cpu_seconds, log, connections=50, downloads
             if i >= 3:  # the first three warm the routers' and proxies' buffers
                 res["ttfb_s"].append(float(t))
         pids = [p.pid for p in ctx.routers] + [op_pid, proxy.pid]
+        names = [f"r{i + 1}" for i in range(len(ctx.routers))] + ["onion-proxy", "http-proxy"]
+        split = {n: [] for n in names}
         for _ in range(downloads):
-            c0 = cpu_seconds(pids)
+            c0, parts0 = cpu_seconds(pids), [_user_system(p) for p in pids]
             speed, size, code = _curl(proxy_port, web_port, BIG, "%{speed_download} %{size_download} %{http_code}")
-            c1 = cpu_seconds(pids)
+            c1, parts1 = cpu_seconds(pids), [_user_system(p) for p in pids]
+            for n, a, b in zip(names, parts0, parts1):
+                split[n].append((b[0] - a[0], b[1] - a[1]))
             if code != "200" or int(size) != 100 * MIB:
                 raise RuntimeError(f"100 MiB through the HTTP proxy: HTTP {code}, {size} bytes")
             res["download_Bps"].append(float(speed))
@@ -100,6 +112,11 @@ def http_phase(ctx, op_port, op_pid, cpu_seconds, log, connections=50, downloads
             f"{statistics.median(res['download_Bps']) / 1e6:.1f} MB/s (median of {downloads}), "
             f"{statistics.median(res['cpu_s_per_100mib']):.2f} ork CPU-s per 100 MiB"
         )
+        # Where the CPU went: each process's user and system seconds, median over the downloads.
+        res["cpu_split"] = {n: [statistics.median(u for u, _ in v), statistics.median(k for _, k in v)]
+                            for n, v in split.items()}
+        log("  by process, CPU-s per 100 MiB (user + system): " + ", ".join(
+            f"{n} {u:.2f}+{k:.2f}" for n, (u, k) in res["cpu_split"].items()))
     finally:
         ctx.stop(proxy)
         web.terminate()
