@@ -49,6 +49,8 @@ pub struct Proc {
     pub child: Child,
     pub log: PathBuf,
     pub args: Vec<String>,
+    /// Where this process's lines start in `log` (a restarted process appends to its log).
+    pub log_from: usize,
 }
 
 /// A loopback testbed of routers and proxies.
@@ -122,6 +124,7 @@ impl Bed {
     pub fn spawn_in(&mut self, netns: Option<&str>, name: &str, args: &[String]) -> usize {
         let log = self.path(&format!("{name}.log"));
         let f = fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
+        let log_from = f.metadata().map_or(0, |m| m.len() as usize);
         let mut cmd = match netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
@@ -143,7 +146,7 @@ impl Bed {
             .stderr(f)
             .spawn()
             .expect("spawn ork");
-        self.procs.push(Proc { name: name.into(), child, log, args: args.to_vec() });
+        self.procs.push(Proc { name: name.into(), child, log, args: args.to_vec(), log_from });
         self.procs.len() - 1
     }
 
@@ -179,8 +182,12 @@ impl Bed {
     }
 
     /// Links up minus links down in router i's log.
+    /// Router links up in the latest run of process `name` (a killed router logs no "link
+    /// down", so the lines of an earlier run must not count).
     pub fn links_up(&self, name: &str) -> i64 {
         let log = self.log(name);
+        let from = self.procs.iter().rfind(|p| p.name == name).map_or(0, |p| p.log_from);
+        let log = log.get(from..).unwrap_or_default();
         log.matches("link up: router").count() as i64 - log.matches("link down: router").count() as i64
     }
 
